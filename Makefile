@@ -1,0 +1,62 @@
+# FDL Studio. `make run` starts it, `make test` tests it.
+#
+# Needs Go (see go.mod) and, for the browser tests, Debian's chromium.
+# Nothing here needs Node or npm: front-end libraries are committed built.
+
+GO                ?= go
+VERSITYGW_VERSION := v1.8.0
+STATICCHECK       := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DATA_DIR          ?= $(CURDIR)/data
+BIN               := $(CURDIR)/bin
+
+# Tests and the server find the S3 server (versitygw) here.
+export FDLSTUDIO_VERSITYGW := $(BIN)/versitygw
+
+.PHONY: all build run test generate check-generated lint bench screenshots clean
+
+all: build
+
+## build: compile bin/fdlstudio
+build:
+	$(GO) build -o $(BIN)/fdlstudio ./cmd/fdlstudio
+
+## bin/versitygw: the S3 server of the embedded local cluster, built from source
+$(BIN)/versitygw:
+	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+## run: build and start FDL Studio at http://127.0.0.1:8080 with its data in ./data
+run: build $(BIN)/versitygw
+	$(BIN)/fdlstudio serve --addr 127.0.0.1:8080 --data-dir $(DATA_DIR)
+
+## test: every test: unit, handler, local cluster, and browser end-to-end
+test: $(BIN)/versitygw
+	$(GO) test -count=1 -timeout 20m ./...
+
+## generate: regenerate templ components (*_templ.go are committed)
+generate:
+	$(GO) tool templ generate
+
+## check-generated: fail when `make generate` would change committed files
+check-generated: generate
+	@git diff --exit-code -- '*_templ.go' || { echo "templ output is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- '*_templ.go')" || { echo "uncommitted *_templ.go files"; exit 1; }
+
+## lint: formatting, vet, templ formatting and staticcheck
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
+	$(GO) vet ./...
+	$(GO) tool templ fmt -fail templates
+	$(GO) run $(STATICCHECK) ./...
+
+## bench: run every benchmark and print one table
+bench: $(BIN)/versitygw
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./... | tee $(CURDIR)/bench.out
+	@echo; echo "Benchmarks ($$(nproc) cores, $$(go env GOOS)/$$(go env GOARCH)):"
+	@awk '/^pkg:/ {pkg=$$2} /^Benchmark/ {line=sprintf("%-60s", $$1); for (i=3; i<NF; i+=2) line=line sprintf("  %14s %s", $$i, $$(i+1)); print line}' $(CURDIR)/bench.out
+
+## screenshots: refresh the README screenshot from the browser tests
+screenshots:
+	FDLSTUDIO_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestHome' ./e2e/
+
+clean:
+	rm -rf $(BIN) bench.out e2e/artifacts

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/fdlstudio/fdlstudio/web"
+)
+
+// setting is one configuration value: its flag name (the config file key
+// is the same, the environment variable is FDLSTUDIO_ + the name in upper
+// case with dashes as underscores), what it means, and how to set it.
+type setting struct {
+	name    string
+	usage   string
+	def     func(web.Config) string
+	set     func(*web.Config, string) error
+	example string
+}
+
+// settings is the one table of configuration. The README's table is
+// checked against it by a test.
+var settings = []setting{
+	{
+		name: "addr", usage: "host:port to listen on; anything but loopback needs a login method",
+		def: func(c web.Config) string { return c.Addr },
+		set: func(c *web.Config, v string) error { c.Addr = v; return nil },
+	},
+	{
+		name: "data-dir", usage: "directory for the database, the secret key and local-cluster data",
+		def: func(c web.Config) string { return c.DataDir },
+		set: func(c *web.Config, v string) error { c.DataDir = v; return nil },
+	},
+	{
+		name: "config", usage: "YAML file with any of these settings (keys as the flag names)",
+		def: func(web.Config) string { return "" },
+		set: func(*web.Config, string) error { return nil }, // read before the others
+	},
+	{
+		name: "log-format", usage: "log format: text or json",
+		def: func(c web.Config) string { return c.LogFormat },
+		set: func(c *web.Config, v string) error {
+			c.LogFormat = v
+			return oneOf(v, "text", "json")
+		},
+	},
+	{
+		name: "log-level", usage: "least severe log level written: debug, info, warn or error",
+		def: func(c web.Config) string { return c.LogLevel },
+		set: func(c *web.Config, v string) error {
+			c.LogLevel = v
+			return oneOf(v, "debug", "info", "warn", "error")
+		},
+	},
+	{
+		name: "public-url", usage: "URL users reach FDL Studio at (behind a proxy); https turns on Secure cookies and HSTS",
+		def: func(c web.Config) string { return c.PublicURL },
+		set: func(c *web.Config, v string) error {
+			c.PublicURL = strings.TrimRight(v, "/")
+			if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+				return errors.New("want an http:// or https:// URL")
+			}
+			return nil
+		},
+	},
+	{
+		name: "secret-key-file", usage: "key that encrypts secrets at rest; generated on first run when absent (default <data-dir>/secret.key)",
+		def: func(c web.Config) string { return c.SecretKeyFile },
+		set: func(c *web.Config, v string) error { c.SecretKeyFile = v; return nil },
+	},
+	{
+		name: "max-body-size", usage: "largest request body accepted, in bytes (uploads stream past it)",
+		def: func(c web.Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) },
+		set: func(c *web.Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return errors.New("want a positive number of bytes")
+			}
+			c.MaxBodyBytes = n
+			return nil
+		},
+	},
+	{
+		name: "shutdown-timeout", usage: "how long in-flight requests may finish after SIGINT/SIGTERM",
+		def: func(c web.Config) string { return c.ShutdownTimeout.String() },
+		set: func(c *web.Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return errors.New("want a duration such as 15s or 1m")
+			}
+			c.ShutdownTimeout = d
+			return nil
+		},
+	},
+}
+
+func oneOf(v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+}
+
+func envName(name string) string {
+	return "FDLSTUDIO_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// configError is a bad setting: it names the setting, where it came from
+// and what is accepted. main exits with status 2 on it.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
+// parseConfig builds the server Config from command-line arguments, the
+// environment and the optional config file, in that order of precedence
+// over the defaults. Every problem is a *configError.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (web.Config, error) {
+	cfg := web.Defaults()
+	fs := flag.NewFlagSet("fdlstudio serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	values := map[string]*string{}
+	for _, s := range settings {
+		values[s.name] = fs.String(s.name, s.def(cfg), s.usage)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: fdlstudio serve [flags]\n\nEvery flag can also be set as FDLSTUDIO_<NAME> in the environment or as <name>: in the --config file.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, &configError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return cfg, &configError{fmt.Sprintf("unexpected argument %q: serve takes only flags", fs.Arg(0))}
+	}
+	fromFlag := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { fromFlag[f.Name] = true })
+
+	// The config file's own location comes from the flag or environment.
+	path := getenv(envName("config"))
+	if fromFlag["config"] {
+		path = *values["config"]
+	}
+	file := map[string]string{}
+	if path != "" {
+		var err error
+		if file, err = readConfigFile(path); err != nil {
+			return cfg, err
+		}
+	}
+
+	for _, s := range settings {
+		if s.name == "config" {
+			continue
+		}
+		var v, source string
+		switch {
+		case fromFlag[s.name]:
+			v, source = *values[s.name], "flag --"+s.name
+		case getenv(envName(s.name)) != "":
+			v, source = getenv(envName(s.name)), "environment variable "+envName(s.name)
+		case hasKey(file, s.name):
+			v, source = file[s.name], fmt.Sprintf("%s: key %s", path, s.name)
+		default:
+			continue
+		}
+		if err := s.set(&cfg, v); err != nil {
+			return cfg, &configError{fmt.Sprintf("%s: invalid value %q: %v", source, v, err)}
+		}
+	}
+	return cfg, nil
+}
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
+
+// readConfigFile reads a YAML mapping of setting names to scalar values.
+// Unknown keys are errors (a typo must not be silently ignored).
+func readConfigFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &configError{fmt.Sprintf("config file: %v", err)}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &configError{fmt.Sprintf("config file %s: %v", path, err)}
+	}
+	out := map[string]string{}
+	if len(doc.Content) == 0 {
+		return out, nil // empty file
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, &configError{fmt.Sprintf("%s:%d:%d: want a mapping of setting names to values", path, root.Line, root.Column)}
+	}
+	known := map[string]bool{}
+	var names []string
+	for _, s := range settings {
+		known[s.name] = true
+		names = append(names, s.name)
+	}
+	sort.Strings(names)
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if !known[k.Value] || k.Value == "config" {
+			return nil, &configError{fmt.Sprintf("%s:%d:%d: unknown setting %q (known: %s)", path, k.Line, k.Column, k.Value, strings.Join(names, ", "))}
+		}
+		if v.Kind != yaml.ScalarNode {
+			return nil, &configError{fmt.Sprintf("%s:%d:%d: setting %q wants a single value", path, v.Line, v.Column, k.Value)}
+		}
+		out[k.Value] = v.Value
+	}
+	return out, nil
+}

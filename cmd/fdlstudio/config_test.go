@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "fdlstudio.yaml")
+	os.WriteFile(file, []byte("# operator defaults\naddr: 127.0.0.1:7000\nlog-level: warn\ndata-dir: /srv/file\nshutdown-timeout: 5s\n"), 0o600)
+
+	cfg, err := parseConfig(
+		[]string{"--config", file, "--log-level", "debug"},
+		env(map[string]string{"FDLSTUDIO_LOG_LEVEL": "error", "FDLSTUDIO_DATA_DIR": "/srv/env"}),
+		io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LogLevel != "debug" {
+		t.Errorf("log-level = %q: the flag must win over env and file", cfg.LogLevel)
+	}
+	if cfg.DataDir != "/srv/env" {
+		t.Errorf("data-dir = %q: env must win over the file", cfg.DataDir)
+	}
+	if cfg.Addr != "127.0.0.1:7000" {
+		t.Errorf("addr = %q: the file must win over the default", cfg.Addr)
+	}
+	if cfg.ShutdownTimeout != 5*time.Second {
+		t.Errorf("shutdown-timeout = %v", cfg.ShutdownTimeout)
+	}
+	if cfg.LogFormat != "text" {
+		t.Errorf("log-format = %q: want the default", cfg.LogFormat)
+	}
+
+	// The file can be named by the environment too.
+	cfg, err = parseConfig(nil, env(map[string]string{"FDLSTUDIO_CONFIG": file}), io.Discard)
+	if err != nil || cfg.Addr != "127.0.0.1:7000" {
+		t.Fatalf("FDLSTUDIO_CONFIG: addr = %q, %v", cfg.Addr, err)
+	}
+}
+
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo.yaml")
+	os.WriteFile(typo, []byte("addr: 127.0.0.1:1\nlog-levl: debug\n"), 0o600)
+	notMap := filepath.Join(dir, "list.yaml")
+	os.WriteFile(notMap, []byte("- addr\n"), 0o600)
+
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{"bad flag value", []string{"--log-format", "xml"}, nil, []string{"--log-format", `"xml"`, "text, json"}},
+		{"bad env value", nil, map[string]string{"FDLSTUDIO_LOG_LEVEL": "loud"}, []string{"FDLSTUDIO_LOG_LEVEL", "debug, info, warn, error"}},
+		{"unknown flag", []string{"--bogus"}, nil, []string{"-bogus"}},
+		{"stray argument", []string{"extra"}, nil, []string{`"extra"`}},
+		{"unknown file key", []string{"--config", typo}, nil, []string{typo + ":2:1", `"log-levl"`, "log-level"}},
+		{"file not a mapping", []string{"--config", notMap}, nil, []string{notMap + ":1:1", "mapping"}},
+		{"missing file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, []string{"nope.yaml"}},
+		{"bad duration", []string{"--shutdown-timeout", "soon"}, nil, []string{"--shutdown-timeout", "duration"}},
+		{"bad public url", []string{"--public-url", "ftp://x"}, nil, []string{"--public-url", "http"}},
+		{"bad body size", []string{"--max-body-size", "-1"}, nil, []string{"--max-body-size", "positive"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseConfig(tt.args, env(tt.env), io.Discard)
+			if err == nil {
+				t.Fatal("parseConfig accepted it")
+			}
+			if _, ok := err.(*configError); !ok {
+				t.Errorf("error %T is not a *configError", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	ctx := context.Background()
+	var out strings.Builder
+	if code := run(ctx, []string{"--log-format", "xml"}, env(nil), io.Discard, &out); code != 2 {
+		t.Errorf("invalid config: exit %d, want 2", code)
+	}
+	if !strings.Contains(out.String(), "--log-format") {
+		t.Errorf("stderr %q does not name the setting", out.String())
+	}
+	if code := run(ctx, []string{"frobnicate"}, env(nil), io.Discard, io.Discard); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+	out.Reset()
+	code := run(ctx, []string{"--addr", "0.0.0.0:0", "--data-dir", t.TempDir()}, env(nil), io.Discard, &out)
+	if code != 1 || !strings.Contains(out.String(), "without a login method") {
+		t.Errorf("public addr: exit %d, stderr %q", code, out.String())
+	}
+}
+
+// TestReadmeDocumentsEverySetting keeps the README's configuration table
+// and the settings table in step.
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		row := "| `--" + s.name + "` | `" + envName(s.name) + "` |"
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README lacks a row starting %q", row)
+		}
+	}
+}

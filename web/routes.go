@@ -1,0 +1,180 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fdlstudio/fdlstudio/handlers"
+)
+
+type route struct {
+	method string
+	path   string
+	h      echo.HandlerFunc
+}
+
+// routes is the one route table of FDL Studio. Every URL the server
+// answers is listed here, grouped by what it is for.
+func (s *Server) routes(h *handlers.Handler) []route {
+	return []route{
+		// Pages.
+		{http.MethodGet, "/", h.ShowHome},
+
+		// Assets, under content-hashed names.
+		{http.MethodGet, "/static/*", s.serveStatic},
+
+		// Operations.
+		{http.MethodGet, "/healthz", s.serveHealth},
+		{http.MethodGet, "/readyz", s.serveReady},
+		{http.MethodGet, "/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))},
+	}
+}
+
+// buildEcho creates the Echo instance: middleware in order, then routes.
+func (s *Server) buildEcho() {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+
+	// The handlers are built with a view of the route table so the
+	// navigation links only to sections this build serves; the table's
+	// paths do not depend on the handler it is given.
+	served := map[string]bool{}
+	for _, r := range s.routes(&handlers.Handler{}) {
+		if r.method == http.MethodGet {
+			served[r.path] = true
+		}
+	}
+	s.handlers = handlers.New(s.log, func(p string) bool { return served[p] })
+
+	// Middleware, outermost first. Each step sees the request after the
+	// ones above it and the response before them.
+	//
+	// 1. Request ID: every request gets an X-Request-Id (a caller's is
+	//    kept), so the log lines of one request can be found together.
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		Generator: func() string { return newErrorID() + newErrorID() },
+	}))
+	// 2. Request log: one slog line per request, with the final status.
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true,
+		LogRequestID: true, LogRemoteIP: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+				slog.String("request_id", v.RequestID),
+				slog.String("method", v.Method),
+				slog.String("uri", v.URI),
+				slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency),
+				slog.String("remote_ip", v.RemoteIP),
+			)
+			return nil
+		},
+	}))
+	// 3. Errors to responses: an error returned below is answered here,
+	//    once, by handleError, so the log line above and the metrics
+	//    below see the final status.
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := next(c); err != nil {
+				s.handleError(err, c)
+			}
+			return nil
+		}
+	})
+	// 4. Metrics: counts and durations by route pattern and status.
+	e.Use(s.metrics.middleware)
+	// 5. Panic recovery: a panicking handler becomes a 500 error (with
+	//    the stack in the log), never a dropped connection.
+	e.Use(recoverPanics)
+	// 6. Security headers: CSP with a per-request nonce, nosniff,
+	//    frame and referrer policies.
+	e.Use(securityHeaders(strings.HasPrefix(s.cfg.PublicURL, "https://")))
+	// 7. Gzip: compress text responses; WebSocket upgrades pass untouched.
+	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
+		Level:   5,
+		Skipper: func(c echo.Context) bool { return c.IsWebSocket() },
+	}))
+	// 8. Body size limit: refuse oversized bodies with 413 before a
+	//    handler reads them.
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit: strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + "B",
+	}))
+
+	for _, r := range append(s.routes(s.handlers), s.extra...) {
+		e.Add(r.method, r.path, r.h)
+	}
+	s.echo = e
+}
+
+// recoverPanics turns a panic in a handler into an error that carries the
+// stack, for the error handler to log and answer.
+func recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+			}
+		}()
+		return next(c)
+	}
+}
+
+// serveStatic handles "GET /static/*": embedded assets under their hashed
+// names, cached for a year.
+func (s *Server) serveStatic(c echo.Context) error {
+	a, ok := lookupAsset(c.Param("*"))
+	if !ok {
+		return echo.ErrNotFound
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderCacheControl, "public, max-age=31536000, immutable")
+	h.Set("ETag", a.ETag)
+	if c.Request().Header.Get("If-None-Match") == a.ETag {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.Blob(http.StatusOK, a.ContentType, a.Data)
+}
+
+// serveHealth handles "GET /healthz": the process is up.
+func (s *Server) serveHealth(c echo.Context) error {
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// serveReady handles "GET /readyz": every dependency answers, each within
+// a bounded time. The body says which failed and why.
+func (s *Server) serveReady(c echo.Context) error {
+	type result struct {
+		Name  string `json:"name"`
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	}
+	status := http.StatusOK
+	results := make([]result, 0, len(s.ready))
+	for _, rc := range s.ready {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+		err := rc.Check(ctx)
+		cancel()
+		r := result{Name: rc.Name, OK: err == nil}
+		if err != nil {
+			r.Error = err.Error()
+			status = http.StatusServiceUnavailable
+		}
+		results = append(results, r)
+	}
+	return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": results})
+}

@@ -1,0 +1,302 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fdlstudio/fdlstudio/static"
+)
+
+// newTestServer opens a server on a loopback port with a temporary data
+// directory, its log captured in the returned buffer.
+func newTestServer(t *testing.T, opts ...Option) (*Server, *bytes.Buffer) {
+	t.Helper()
+	var logs bytes.Buffer
+	cfg := Defaults()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.MaxBodyBytes = 1024
+	srv, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), opts...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, &logs
+}
+
+func do(t *testing.T, srv *Server, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	srv.echo.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestHomeHasSecurityHeaders(t *testing.T) {
+	srv, _ := newTestServer(t)
+	rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET / = %d", rec.Code)
+	}
+	csp := rec.Header().Get("Content-Security-Policy")
+	for _, want := range []string{"object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "script-src 'self' 'nonce-"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	for _, bad := range []string{"unsafe-inline", "unsafe-eval"} {
+		if strings.Contains(csp, bad) {
+			t.Errorf("CSP %q allows %s", csp, bad)
+		}
+	}
+	nonce := regexp.MustCompile(`'nonce-([^']+)'`).FindStringSubmatch(csp)[1]
+	body := rec.Body.String()
+	scripts := regexp.MustCompile(`<script[^>]*>`).FindAllString(body, -1)
+	if len(scripts) == 0 {
+		t.Fatal("page has no script tags")
+	}
+	for _, s := range scripts {
+		if !strings.Contains(s, `nonce="`+nonce+`"`) {
+			t.Errorf("script tag %s lacks the response's nonce", s)
+		}
+	}
+	for h, want := range map[string]string{
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "same-origin",
+		"X-Frame-Options":        "DENY",
+		"Cache-Control":          "no-store",
+	} {
+		if got := rec.Header().Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+
+	// A second response gets a different nonce.
+	rec2 := do(t, srv, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec2.Header().Get("Content-Security-Policy") == csp {
+		t.Error("two responses share a CSP nonce")
+	}
+}
+
+func TestStaticAssetsAreHashedAndImmutable(t *testing.T) {
+	srv, _ := newTestServer(t)
+	u := static.URL("css/app.css")
+	if !regexp.MustCompile(`^/static/css/app\.[0-9a-f]{12}\.css$`).MatchString(u) {
+		t.Fatalf("URL = %q, want a hashed name", u)
+	}
+	rec := do(t, srv, httptest.NewRequest(http.MethodGet, u, nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET %s = %d", u, rec.Code)
+	}
+	if got := rec.Header().Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
+		t.Errorf("Cache-Control = %q", got)
+	}
+	if got := rec.Header().Get("Content-Type"); !strings.HasPrefix(got, "text/css") {
+		t.Errorf("Content-Type = %q", got)
+	}
+	etag := rec.Header().Get("ETag")
+	req := httptest.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("If-None-Match", etag)
+	if rec := do(t, srv, req); rec.Code != http.StatusNotModified {
+		t.Errorf("conditional GET = %d, want 304", rec.Code)
+	}
+	// The unhashed name and a stale hash are not served.
+	for _, p := range []string{"/static/css/app.css", "/static/css/app.000000000000.css"} {
+		if rec := do(t, srv, httptest.NewRequest(http.MethodGet, p, nil)); rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", p, rec.Code)
+		}
+	}
+}
+
+func TestPanicGivesErrorPageWithLoggedID(t *testing.T) {
+	srv, logs := newTestServer(t, WithRoute(http.MethodGet, "/boom", func(echo.Context) error {
+		panic("kaboom: secret detail")
+	}))
+	rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/boom", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status = %d, want 500", rec.Code)
+	}
+	m := regexp.MustCompile(`data-testid="error-id">([0-9a-f]+)<`).FindStringSubmatch(rec.Body.String())
+	if m == nil {
+		t.Fatalf("no error ID in page:\n%s", rec.Body.String())
+	}
+	if strings.Contains(rec.Body.String(), "secret detail") {
+		t.Error("the page shows the panic's detail")
+	}
+	var line string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "error_id="+m[1]) {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "kaboom: secret detail") || !strings.Contains(line, "level=ERROR") {
+		t.Errorf("log line for error %s = %q; want the panic detail at ERROR", m[1], line)
+	}
+}
+
+func TestErrorsAnswerJSONWhenAsked(t *testing.T) {
+	srv, _ := newTestServer(t)
+	req := httptest.NewRequest(http.MethodGet, "/no/such/page", nil)
+	req.Header.Set("Accept", "application/json")
+	rec := do(t, srv, req)
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("status = %d", rec.Code)
+	}
+	var body struct {
+		Error   string `json:"error"`
+		ErrorID string `json:"error_id"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.ErrorID == "" || body.Error == "" {
+		t.Fatalf("body %q: %v", rec.Body.String(), err)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	srv, _ := newTestServer(t, WithRoute(http.MethodPost, "/echo", func(c echo.Context) error {
+		b, err := io.ReadAll(c.Request().Body)
+		if err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, string(b))
+	}))
+	small := do(t, srv, httptest.NewRequest(http.MethodPost, "/echo", strings.NewReader("hi")))
+	if small.Code != http.StatusOK {
+		t.Fatalf("small body = %d", small.Code)
+	}
+	big := do(t, srv, httptest.NewRequest(http.MethodPost, "/echo", strings.NewReader(strings.Repeat("x", 2048))))
+	if big.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("2 KiB body with a 1 KiB limit = %d, want 413", big.Code)
+	}
+}
+
+func TestReadyzReportsStore(t *testing.T) {
+	srv, _ := newTestServer(t)
+	if rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/readyz", nil)); rec.Code != http.StatusOK {
+		t.Fatalf("readyz = %d %s", rec.Code, rec.Body)
+	}
+	srv.db.Close()
+	rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"name":"store"`) {
+		t.Fatalf("readyz with the store closed = %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/healthz", nil)); rec.Code != http.StatusOK {
+		t.Fatalf("healthz = %d", rec.Code)
+	}
+}
+
+func TestMetricsCountRequestsByRoute(t *testing.T) {
+	srv, _ := newTestServer(t)
+	do(t, srv, httptest.NewRequest(http.MethodGet, "/", nil))
+	do(t, srv, httptest.NewRequest(http.MethodGet, "/missing", nil))
+	rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`fdlstudio_http_requests_total{method="GET",route="/",status="200"} 1`,
+		`fdlstudio_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`fdlstudio_websocket_connections 0`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestOpenRefusals(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantErr string
+	}{
+		{"public address without login", func(c *Config) { c.Addr = "0.0.0.0:0" }, "without a login method"},
+		{"all interfaces without login", func(c *Config) { c.Addr = ":0" }, "without a login method"},
+		{"malformed address", func(c *Config) { c.Addr = "nonsense" }, "want host:port"},
+		{"data dir under a file", func(c *Config) { c.DataDir = filepath.Join(c.DataDir, "file", "sub") }, "data directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Defaults()
+			cfg.Addr = "127.0.0.1:0"
+			cfg.DataDir = t.TempDir()
+			writeFile(t, filepath.Join(cfg.DataDir, "file"))
+			tt.mutate(&cfg)
+			srv, err := Open(context.Background(), cfg, log)
+			if err == nil {
+				srv.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %q lacks %q", err, tt.wantErr)
+			}
+		})
+	}
+	// localhost and ::1 are loopback.
+	for _, addr := range []string{"localhost:0", "[::1]:0"} {
+		cfg := Defaults()
+		cfg.Addr, cfg.DataDir = addr, t.TempDir()
+		if err := checkListenAddr(cfg); err != nil {
+			t.Errorf("checkListenAddr(%s) = %v", addr, err)
+		}
+	}
+}
+
+func TestSecondServerOnSameDataDirIsRefused(t *testing.T) {
+	srv, _ := newTestServer(t)
+	cfg := srv.cfg
+	_, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second Open on the same data dir: %v", err)
+	}
+}
+
+func TestServeShutsDownGracefully(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	srv, _ := newTestServer(t, WithRoute(http.MethodGet, "/slow", func(c echo.Context) error {
+		close(started)
+		<-release
+		return c.String(http.StatusOK, "finished")
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(srv.URL() + "/slow")
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	<-started
+	cancel() // SIGINT arrives while /slow is in flight
+	close(release)
+	if body := <-got; body != "finished" {
+		t.Fatalf("in-flight request got %q, want it to finish", body)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	// The port is closed and the store released.
+	if _, err := http.Get(srv.URL() + "/healthz"); err == nil {
+		t.Error("server still answers after shutdown")
+	}
+	if err := srv.db.Ping(context.Background()); err == nil {
+		t.Error("store still open after shutdown")
+	}
+}
