@@ -56,7 +56,10 @@ func (s *Server) buildEcho() {
 			served[r.path] = true
 		}
 	}
-	s.handlers = handlers.New(s.log, func(p string) bool { return served[p] })
+	s.handlers = handlers.New(handlers.Deps{
+		Log:    s.log,
+		Served: func(p string) bool { return served[p] },
+	})
 
 	// Middleware, outermost first. Each step sees the request after the
 	// ones above it and the response before them.

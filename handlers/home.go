@@ -1,0 +1,16 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fdlstudio/fdlstudio/templates"
+)
+
+// ShowHome handles "GET /".
+func (h *Handler) ShowHome(c echo.Context) error {
+	return Render(c, http.StatusOK, templates.HomePage(templates.HomeProps{
+		Chrome: h.Chrome(c, "", "/"),
+	}))
+}
