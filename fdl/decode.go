@@ -211,7 +211,11 @@ func (dc *decoder) decode(n *yaml.Node, v reflect.Value, path string, warn bool)
 		}
 	default:
 		if n.Kind != yaml.ScalarNode {
-			dc.add(n, path, sev, "expected %s, found a %s", typeWord(v.Kind()), kindName(n))
+			hint := ""
+			if n.Kind == yaml.SequenceNode && n.Style&yaml.FlowStyle != 0 && v.Kind() == reflect.String {
+				hint = " (if [...] is a placeholder, quote it: '[...]')"
+			}
+			dc.add(n, path, sev, "expected %s, found a %s%s", typeWord(v.Kind()), kindName(n), hint)
 			return
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
