@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/handlers"
 )
 
@@ -114,6 +115,17 @@ func (s *Server) buildEcho() {
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 		Limit: strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + "B",
 	}))
+
+	// 9. Identity: who the request is for. In local single-user mode
+	//    that is always the local user.
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if s.localUser != nil {
+				c.SetRequest(c.Request().WithContext(auth.WithUser(c.Request().Context(), s.localUser)))
+			}
+			return next(c)
+		}
+	})
 
 	for _, r := range append(s.routes(s.handlers), s.extra...) {
 		e.Add(r.method, r.path, r.h)

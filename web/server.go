@@ -19,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/handlers"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/store/sqlite"
@@ -36,6 +37,9 @@ type Server struct {
 
 	db     *sqlite.DB
 	sealer *store.Sealer
+	// localUser is the one user of local single-user mode, nil when a
+	// login method is configured.
+	localUser *auth.User
 
 	// closers are released in reverse order by Close.
 	closers []func() error
@@ -97,6 +101,16 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	}
 	s.closers = append(s.closers, s.db.Close)
 	s.ready = append(s.ready, ReadinessCheck{Name: "store", Check: s.db.Ping})
+
+	if !cfg.AuthConfigured() {
+		// Local single-user mode: everyone who reaches the (loopback)
+		// port is this one user.
+		u, err := s.db.UpsertUser(ctx, "local", "local", "Local user", "")
+		if err != nil {
+			return nil, err
+		}
+		s.localUser = &auth.User{ID: u.ID, Issuer: u.Issuer, Subject: u.Subject, Name: u.Name, Mode: auth.ModeLocal}
+	}
 
 	s.buildEcho()
 

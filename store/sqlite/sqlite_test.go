@@ -97,3 +97,30 @@ func TestOpenUnwritableDir(t *testing.T) {
 		t.Fatal("Open in a read-only directory succeeded")
 	}
 }
+
+func TestUpsertUser(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "fdlstudio.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, err := db.UpsertUser(ctx, "https://issuer", "alice", "Alice", "a@x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := db.UpsertUser(ctx, "https://issuer", "alice", "Alice Liddell", "alice@x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID != b.ID || b.Name != "Alice Liddell" || b.Email != "alice@x" {
+		t.Fatalf("second upsert = %+v, first %+v", b, a)
+	}
+	other, _ := db.UpsertUser(ctx, "https://other", "alice", "Alice", "")
+	if other.ID == a.ID {
+		t.Fatal("same subject at another issuer is the same user")
+	}
+	if _, err := db.User(ctx, 9999); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("User(9999) = %v; want ErrNotFound", err)
+	}
+}
