@@ -28,8 +28,16 @@ func main() {
 	os.Exit(code)
 }
 
-// commands are the sub-commands; each returns the process exit status.
-var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{}
+// command is a sub-command; it returns the process exit status.
+type command func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+
+// commands are the sub-commands besides serve.
+func commands() map[string]command {
+	return map[string]command{
+		"fdl":   runFDL,
+		"local": runLocal,
+	}
+}
 
 // run dispatches to a sub-command and returns the exit status: 0 success,
 // 1 failure, 2 bad usage or configuration.
@@ -45,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		usage(stdout)
 		return 0
 	}
-	cmd, ok := commands[name]
+	cmd, ok := commands()[name]
 	if !ok {
 		fmt.Fprintf(stderr, "fdlstudio: unknown command %q\n\n", name)
 		usage(stderr)
