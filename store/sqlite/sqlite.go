@@ -91,8 +91,9 @@ func (s *DB) Close() error {
 }
 
 // migrate applies, in order and each in its own transaction, every
-// embedded migration newer than the schema version recorded in the
-// database. A migration that fails is rolled back whole.
+// embedded migration not yet recorded in the database (so a migration
+// that lands later with a lower number still runs). A migration that
+// fails is rolled back whole.
 func (s *DB) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
@@ -100,16 +101,26 @@ func (s *DB) migrate(ctx context.Context) error {
 		applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}
-	var current int
-	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+	applied := map[int]bool{}
+	rows, err := s.db.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
 		return fmt.Errorf("reading schema version: %w", err)
 	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	rows.Close()
 	list, err := listMigrations()
 	if err != nil {
 		return err
 	}
 	for _, m := range list {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		if err := s.apply(ctx, m); err != nil {

@@ -1,0 +1,31 @@
+package store
+
+import "time"
+
+// Ways FDL Studio authenticates to an OSCAR cluster.
+const (
+	// AuthBasic uses a username and password registered with the cluster.
+	AuthBasic = "basic"
+	// AuthToken forwards the user's own OIDC access token (the cluster
+	// must trust the same issuer, as EGI's OSCAR clusters trust Check-in).
+	AuthToken = "token"
+)
+
+// Cluster is an OSCAR cluster registration. Password is the plain value in
+// memory only; the store keeps it sealed.
+type Cluster struct {
+	ID       int64
+	OwnerID  int64
+	Name     string
+	Endpoint string
+	AuthKind string
+	Username string
+	Password string
+	// InsecureTLS turns certificate verification off for this cluster.
+	InsecureTLS bool
+	// Shared marks a cluster the operator configured for everyone; it is
+	// not stored and cannot be edited from the UI.
+	Shared    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
