@@ -230,8 +230,10 @@ func (tab *Tab) record(s string) {
 }
 
 // Problems returns the console errors, exceptions and CSP violations the
-// tab has seen, waiting briefly for late events to arrive.
-func (tab *Tab) Problems() []string {
+// tab has seen, waiting briefly for late events to arrive. Entries that
+// contain one of the expected strings (e.g. "status of 422" for a form
+// that was refused on purpose) are left out.
+func (tab *Tab) Problems(expected ...string) []string {
 	tab.t.Helper()
 	violations, err := chromedp.Run(tab.ctx, chromedp.Evaluate[[]string](`window.__cspViolations || []`))
 	if err != nil {
@@ -240,9 +242,19 @@ func (tab *Tab) Problems() []string {
 	time.Sleep(200 * time.Millisecond) // let in-flight DevTools events land
 	tab.mu.Lock()
 	defer tab.mu.Unlock()
-	out := append([]string(nil), tab.problems...)
+	all := append([]string(nil), tab.problems...)
 	for _, v := range violations {
-		out = append(out, "CSP violation: "+v)
+		all = append(all, "CSP violation: "+v)
+	}
+	var out []string
+next:
+	for _, p := range all {
+		for _, e := range expected {
+			if strings.Contains(p, e) {
+				continue next
+			}
+		}
+		out = append(out, p)
 	}
 	return out
 }
@@ -299,3 +311,12 @@ func Eval[T any](tab *Tab, expr string) T {
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 func safeName(s string) string { return unsafeChars.ReplaceAllString(s, "_") }
+
+// Do runs browser steps and fails the test on the first error.
+func (tab *Tab) Do(steps ...chromedp.Action[chromedp.Void]) {
+	tab.t.Helper()
+	if err := chromedp.Do(tab.ctx, steps...); err != nil {
+		tab.Screenshot("failed-step")
+		tab.t.Fatalf("browser: %v", err)
+	}
+}

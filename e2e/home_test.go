@@ -117,13 +117,7 @@ func TestPanicShowsErrorPageWithTheLoggedID(t *testing.T) {
 	}
 	// The browser reports the page's own 500 as a failed load; anything
 	// else is a problem.
-	var problems []string
-	for _, p := range tab.Problems() {
-		if !strings.Contains(p, "status of 500") {
-			problems = append(problems, p)
-		}
-	}
-	if len(problems) > 0 {
+	if problems := tab.Problems("status of 500"); len(problems) > 0 {
 		t.Errorf("console errors or CSP violations on the error page:\n%s", strings.Join(problems, "\n"))
 	}
 }

@@ -6,8 +6,12 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
+	"net/http"
 
+	"github.com/fdlstudio/fdlstudio/backends/oscar"
+	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
 
@@ -18,12 +22,30 @@ type Deps struct {
 	// Served reports whether a GET route exists for a path; the
 	// navigation links only to sections this build serves.
 	Served func(path string) bool
+	// Clusters keeps each user's cluster registrations.
+	Clusters clusterRepo
+	// SharedClusters are configured by the operator for everyone (the
+	// embedded local cluster among them).
+	SharedClusters []store.Cluster
+	// AllowedHosts, when not empty, limits the cluster endpoints users
+	// may register (see backends.ValidateEndpoint).
+	AllowedHosts []string
+	// AccessToken returns the request's user's OIDC access token,
+	// refreshed when needed; nil when no OIDC login is configured.
+	AccessToken func(ctx context.Context) (string, error)
 }
 
 // Handler serves the pages and fragments of FDL Studio.
 type Handler struct {
-	log *slog.Logger
-	nav []templates.NavItem
+	log          *slog.Logger
+	nav          []templates.NavItem
+	clusters     clusterRepo
+	shared       []store.Cluster
+	allowedHosts []string
+	accessToken  func(ctx context.Context) (string, error)
+	// One HTTP client per TLS mode, shared by every cluster client so
+	// connections are reused.
+	secureHTTP, insecureHTTP *http.Client
 }
 
 // Sections are the entries of the main navigation, in order.
@@ -42,5 +64,9 @@ func New(d Deps) *Handler {
 		s.Available = d.Served != nil && d.Served(s.Href)
 		nav[i] = s
 	}
-	return &Handler{log: d.Log, nav: nav}
+	return &Handler{
+		log: d.Log, nav: nav,
+		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken,
+		secureHTTP: oscar.NewHTTPClient(false), insecureHTTP: oscar.NewHTTPClient(true),
+	}
 }

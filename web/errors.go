@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/handlers"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
@@ -26,6 +27,13 @@ var errorKinds = []struct {
 	{store.ErrConflict, http.StatusConflict},
 	{store.ErrLocked, http.StatusServiceUnavailable},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout},
+	{backends.ErrNotFound, http.StatusNotFound},
+	{backends.ErrInvalid, http.StatusUnprocessableEntity},
+	{backends.ErrUnauthorized, http.StatusBadGateway},
+	{backends.ErrForbidden, http.StatusForbidden},
+	{backends.ErrConflict, http.StatusConflict},
+	{backends.ErrUnavailable, http.StatusBadGateway},
+	{backends.ErrUnsupported, http.StatusNotImplemented},
 }
 
 // statusText is what the user reads for a status when the error carries
@@ -36,6 +44,8 @@ var statusText = map[int]struct{ title, message string }{
 	http.StatusForbidden:             {"Not allowed", "You are not allowed to do this."},
 	http.StatusNotFound:              {"Page not found", "There is nothing at this address. It may have been moved or deleted."},
 	http.StatusMethodNotAllowed:      {"Method not allowed", "This address does not accept that kind of request."},
+	http.StatusUnprocessableEntity:   {"Not accepted", "What you sent was understood but not accepted. Check the highlighted fields."},
+	http.StatusNotImplemented:        {"Not supported", "The cluster does not support this."},
 	http.StatusConflict:              {"Conflict", "This clashes with something that already exists or was changed meanwhile."},
 	http.StatusRequestEntityTooLarge: {"Too large", "What you sent is larger than this server accepts."},
 	http.StatusTooManyRequests:       {"Too many requests", "Slow down a little and try again in a moment."},
@@ -56,8 +66,11 @@ type publicMessager interface {
 func classify(err error) (status int, message string) {
 	status = http.StatusInternalServerError
 	var he *echo.HTTPError
+	var hs interface{ HTTPStatus() int }
 	if errors.As(err, &he) {
 		status = he.Code
+	} else if errors.As(err, &hs) {
+		status = hs.HTTPStatus()
 	} else {
 		for _, k := range errorKinds {
 			if errors.Is(err, k.kind) {
@@ -69,6 +82,8 @@ func classify(err error) (status int, message string) {
 	var pm publicMessager
 	if errors.As(err, &pm) {
 		message = pm.PublicMessage()
+	} else if errors.As(err, new(*backends.Error)) {
+		message = handlers.Describe(err)
 	}
 	return status, message
 }

@@ -31,6 +31,26 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		// Pages.
 		{http.MethodGet, "/", h.ShowHome},
 
+		// Clusters.
+		{http.MethodGet, "/clusters", h.ShowClusters},
+		{http.MethodGet, "/clusters/new", h.ShowNewCluster},
+		{http.MethodPost, "/clusters", h.CreateCluster},
+		{http.MethodPost, "/clusters/test", h.TestCluster},
+		{http.MethodGet, "/clusters/:name", h.ShowCluster},
+		{http.MethodGet, "/clusters/:name/health", h.ShowClusterHealth},
+		{http.MethodGet, "/clusters/:name/edit", h.ShowEditCluster},
+		{http.MethodPost, "/clusters/:name", h.UpdateCluster},
+		{http.MethodPost, "/clusters/:name/delete", h.DeleteCluster},
+
+		// Login and sessions.
+		{http.MethodGet, "/auth/login", s.login.ShowLogin},
+		{http.MethodGet, "/auth/oidc", s.login.StartOIDC},
+		{http.MethodGet, auth.CallbackPath, s.login.FinishOIDC},
+		{http.MethodPost, "/auth/oscar", s.login.LoginOSCAR},
+		{http.MethodPost, "/auth/logout", s.login.Logout},
+		{http.MethodGet, "/auth/logged-out", s.login.ShowLoggedOut},
+		{http.MethodPost, "/auth/sessions/:id/end", s.login.EndSession},
+
 		// Assets, under content-hashed names.
 		{http.MethodGet, "/static/*", s.serveStatic},
 
@@ -58,9 +78,13 @@ func (s *Server) buildEcho() {
 		}
 	}
 	s.handlers = handlers.New(handlers.Deps{
-		Log:    s.log,
-		Served: func(p string) bool { return served[p] },
+		Log:            s.log,
+		Served:         func(p string) bool { return served[p] },
+		Clusters:       s.db.Clusters(s.sealer),
+		SharedClusters: s.sharedClusters,
+		AccessToken:    s.oidcAccessToken(),
 	})
+	s.login = handlers.NewLogin(s.handlers, s.auth)
 
 	// Middleware, outermost first. Each step sees the request after the
 	// ones above it and the response before them.
@@ -116,16 +140,17 @@ func (s *Server) buildEcho() {
 		Limit: strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + "B",
 	}))
 
-	// 9. Identity: who the request is for. In local single-user mode
-	//    that is always the local user.
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if s.localUser != nil {
-				c.SetRequest(c.Request().WithContext(auth.WithUser(c.Request().Context(), s.localUser)))
-			}
-			return next(c)
-		}
-	})
+	// 9. Identity: who the request is for (auth.Manager.Middleware): the
+	//    local user in single-user mode, otherwise the user of a live
+	//    server-side session (idle and absolute timeouts checked). Without
+	//    one, anything but /auth/, assets and operations goes to the login
+	//    page, and so does a handler's auth.ErrLoginRequired (a token that
+	//    could not be refreshed), with next= back to the page.
+	e.Use(s.auth.Middleware)
+	// 10. CSRF: every POST/PUT/PATCH/DELETE carries the session's token
+	//    (form field csrf_token or header X-CSRF-Token, which htmx sends
+	//    from <body hx-headers>), or is refused with 403.
+	e.Use(s.auth.CSRF)
 
 	for _, r := range append(s.routes(s.handlers), s.extra...) {
 		e.Add(r.method, r.path, r.h)

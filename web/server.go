@@ -40,6 +40,13 @@ type Server struct {
 	// localUser is the one user of local single-user mode, nil when a
 	// login method is configured.
 	localUser *auth.User
+	// auth logs users in and keeps their sessions; login serves its pages.
+	auth  *auth.Manager
+	login *handlers.Login
+
+	// sharedClusters are the clusters everyone sees: the operator's and
+	// the embedded local cluster.
+	sharedClusters []store.Cluster
 
 	// closers are released in reverse order by Close.
 	closers []func() error
@@ -112,6 +119,21 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		s.localUser = &auth.User{ID: u.ID, Issuer: u.Issuer, Subject: u.Subject, Name: u.Name, Mode: auth.ModeLocal}
 	}
 
+	// Authentication: OpenID Connect discovery happens here, so a wrong
+	// or unreachable issuer stops the start with its name and the cause.
+	oidcCfg, err := cfg.OIDC()
+	if err != nil {
+		return nil, err
+	}
+	s.auth, err = auth.New(ctx, auth.Config{
+		OIDC: oidcCfg, OSCARLogin: cfg.OSCARLogin, OSCARHosts: cfg.OSCARLoginHosts,
+		PublicURL: cfg.PublicURL, Key: key, IdleTimeout: cfg.SessionIdleTimeout, MaxAge: cfg.SessionMaxAge,
+		LocalUser: s.localUser, Log: log,
+	}, s.db, s.sealer)
+	if err != nil {
+		return nil, err
+	}
+
 	s.buildEcho()
 
 	s.listener, err = net.Listen("tcp", cfg.Addr)
@@ -133,6 +155,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	return s, nil
+}
+
+// oidcAccessToken is how handlers get the request's user's OIDC access
+// token (refreshed when needed); nil when no OIDC provider is configured.
+func (s *Server) oidcAccessToken() func(context.Context) (string, error) {
+	if _, ok := s.auth.OIDCEnabled(); !ok {
+		return nil
+	}
+	return s.auth.AccessToken
 }
 
 // URL is the base URL the server answers on (http://127.0.0.1:PORT).

@@ -1,0 +1,437 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/oscar"
+	"github.com/fdlstudio/fdlstudio/store"
+	"github.com/fdlstudio/fdlstudio/templates"
+)
+
+// clusterRepo keeps the clusters each user registered (store/sqlite).
+type clusterRepo interface {
+	List(ctx context.Context, ownerID int64) ([]store.Cluster, error)
+	Get(ctx context.Context, ownerID int64, name string) (store.Cluster, error)
+	Create(ctx context.Context, c store.Cluster) (store.Cluster, error)
+	Update(ctx context.Context, oldName string, c store.Cluster) error
+	Delete(ctx context.Context, ownerID int64, name string) error
+}
+
+// clusterTimeout bounds every call the cluster pages make, so a cluster
+// that is down or slow is reported within it and never holds a page.
+const clusterTimeout = 10 * time.Second
+
+var clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
+
+// currentUser returns the user behind the request. Routes that reach the
+// handlers always have one (local mode or a session); a missing user is
+// therefore a 401, never a panic.
+func currentUser(c echo.Context) (*auth.User, error) {
+	u, ok := auth.UserFrom(c.Request().Context())
+	if !ok {
+		return nil, echo.ErrUnauthorized
+	}
+	return u, nil
+}
+
+// userClusters returns the operator's shared clusters followed by the
+// user's own, by name.
+func (h *Handler) userClusters(ctx context.Context, u *auth.User) ([]store.Cluster, error) {
+	own, err := h.clusters.List(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]store.Cluster(nil), h.shared...), own...), nil
+}
+
+// findCluster returns the cluster called name that u may use.
+func (h *Handler) findCluster(ctx context.Context, u *auth.User, name string) (store.Cluster, error) {
+	for _, c := range h.shared {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	c, err := h.clusters.Get(ctx, u.ID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, notFound(fmt.Sprintf("You have no cluster called %q.", name), err)
+	}
+	return c, err
+}
+
+// backendFor builds the OSCAR client for cluster c acting as the request's
+// user: their token for token-auth clusters, the stored credentials for
+// basic ones.
+func (h *Handler) backendFor(ctx context.Context, c store.Cluster) (*oscar.Client, error) {
+	cfg := oscar.Config{
+		Name:               c.Name,
+		Endpoint:           c.Endpoint,
+		InsecureSkipVerify: c.InsecureTLS,
+		HTTPClient:         h.httpClient(c.InsecureTLS),
+	}
+	switch c.AuthKind {
+	case store.AuthToken:
+		if h.accessToken == nil {
+			return nil, userError(http.StatusUnauthorized,
+				fmt.Sprintf("Cluster %q uses your login token, but you are not logged in with OpenID Connect.", c.Name), nil)
+		}
+		tok, err := h.accessToken(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Token = tok
+	default:
+		cfg.Username, cfg.Password = c.Username, c.Password
+	}
+	return oscar.New(cfg)
+}
+
+// httpClient returns one shared client per TLS mode, so connections to a
+// cluster are reused across requests.
+func (h *Handler) httpClient(insecure bool) *http.Client {
+	if insecure {
+		return h.insecureHTTP
+	}
+	return h.secureHTTP
+}
+
+// ShowClusters handles "GET /clusters".
+func (h *Handler) ShowClusters(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	list, err := h.userClusters(c.Request().Context(), u)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, templates.ClustersPage(templates.ClustersProps{
+		Chrome:   h.Chrome(c, "Clusters", "/clusters"),
+		Clusters: clusterRows(list),
+		Notice:   c.QueryParam("notice"),
+	}))
+}
+
+func clusterRows(list []store.Cluster) []templates.ClusterRow {
+	rows := make([]templates.ClusterRow, len(list))
+	for i, c := range list {
+		rows[i] = templates.ClusterRow{Name: c.Name, Endpoint: c.Endpoint, Auth: authLabel(c), Shared: c.Shared}
+	}
+	return rows
+}
+
+func authLabel(c store.Cluster) string {
+	if c.AuthKind == store.AuthToken {
+		return "your login token"
+	}
+	return "user " + c.Username
+}
+
+// ShowClusterHealth handles "GET /clusters/:name/health": a fragment with
+// the cluster's reachability and version, loaded by the list page.
+func (h *Handler) ShowClusterHealth(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	cl, err := h.findCluster(c.Request().Context(), u, c.Param("name"))
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, templates.ClusterHealth(h.probe(c.Request().Context(), cl)))
+}
+
+// probe asks a cluster for its version within clusterTimeout.
+func (h *Handler) probe(ctx context.Context, cl store.Cluster) templates.ClusterHealthProps {
+	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
+	defer cancel()
+	start := time.Now()
+	b, err := h.backendFor(ctx, cl)
+	if err != nil {
+		return templates.ClusterHealthProps{Error: Describe(err)}
+	}
+	info, err := b.SystemInfo(ctx)
+	if err != nil {
+		return templates.ClusterHealthProps{Error: Describe(err)}
+	}
+	return templates.ClusterHealthProps{OK: true, Version: info.Version, Latency: time.Since(start).Round(time.Millisecond).String()}
+}
+
+// ShowCluster handles "GET /clusters/:name": what the cluster says about
+// itself, its nodes and its configuration (keys left out). The three
+// calls run side by side; each section reports its own failure.
+func (h *Handler) ShowCluster(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cl, err := h.findCluster(ctx, u, c.Param("name"))
+	if err != nil {
+		return err
+	}
+	p := templates.ClusterProps{
+		Chrome:  h.Chrome(c, cl.Name, "/clusters"),
+		Cluster: clusterRows([]store.Cluster{cl})[0],
+	}
+	b, err := h.backendFor(ctx, cl)
+	if err != nil {
+		p.InfoError = Describe(err)
+		return Render(c, http.StatusOK, templates.ClusterPage(p))
+	}
+	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if p.Info, err = b.SystemInfo(ctx); err != nil {
+			p.InfoError = Describe(err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		st, err := b.Status(ctx)
+		if err != nil {
+			p.StatusError = Describe(err)
+			return
+		}
+		p.Status = st
+	}()
+	go func() {
+		defer wg.Done()
+		cfg, err := b.UserConfig(ctx)
+		if err != nil {
+			p.ConfigError = Describe(err)
+			return
+		}
+		redacted := cfg.Redacted()
+		p.Config = &redacted
+	}()
+	wg.Wait()
+	return Render(c, http.StatusOK, templates.ClusterPage(p))
+}
+
+// ShowNewCluster handles "GET /clusters/new".
+func (h *Handler) ShowNewCluster(c echo.Context) error {
+	return Render(c, http.StatusOK, templates.ClusterFormPage(templates.ClusterFormProps{
+		Chrome:    h.Chrome(c, "Add a cluster", "/clusters"),
+		Form:      templates.ClusterForm{AuthKind: store.AuthBasic},
+		TokenAuth: h.accessToken != nil,
+	}))
+}
+
+// ShowEditCluster handles "GET /clusters/:name/edit".
+func (h *Handler) ShowEditCluster(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	cl, err := h.ownCluster(c, u)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, templates.ClusterFormPage(templates.ClusterFormProps{
+		Chrome:    h.Chrome(c, "Edit "+cl.Name, "/clusters"),
+		Editing:   cl.Name,
+		TokenAuth: h.accessToken != nil,
+		Form: templates.ClusterForm{
+			Name: cl.Name, Endpoint: cl.Endpoint, AuthKind: cl.AuthKind,
+			Username: cl.Username, Insecure: cl.InsecureTLS, HasPassword: cl.Password != "",
+		},
+	}))
+}
+
+// ownCluster finds the request's cluster among the user's own; shared
+// clusters cannot be changed from the UI.
+func (h *Handler) ownCluster(c echo.Context, u *auth.User) (store.Cluster, error) {
+	name := c.Param("name")
+	for _, s := range h.shared {
+		if s.Name == name {
+			return s, userError(http.StatusForbidden, fmt.Sprintf("Cluster %q is configured by the operator for everyone; it cannot be changed here.", name), nil)
+		}
+	}
+	cl, err := h.clusters.Get(c.Request().Context(), u.ID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return cl, notFound(fmt.Sprintf("You have no cluster called %q.", name), err)
+	}
+	return cl, err
+}
+
+// readClusterForm reads and checks the form; the map holds a message per
+// field that is wrong.
+func (h *Handler) readClusterForm(c echo.Context) (templates.ClusterForm, map[string]string) {
+	f := templates.ClusterForm{
+		Name:     strings.TrimSpace(c.FormValue("name")),
+		Endpoint: strings.TrimSpace(c.FormValue("endpoint")),
+		AuthKind: c.FormValue("auth_kind"),
+		Username: strings.TrimSpace(c.FormValue("username")),
+		Password: c.FormValue("password"),
+		Insecure: c.FormValue("insecure_tls") == "on",
+	}
+	errs := map[string]string{}
+	switch {
+	case f.Name == "":
+		errs["name"] = "Give the cluster a name."
+	case !clusterNameRE.MatchString(f.Name):
+		errs["name"] = "Use 1 to 63 letters, digits, dots, dashes or underscores, starting and ending with a letter or digit."
+	}
+	for _, s := range h.shared {
+		if s.Name == f.Name {
+			errs["name"] = fmt.Sprintf("%q is the name of a cluster the operator configured; pick another.", f.Name)
+		}
+	}
+	if u, err := backends.ValidateEndpoint(f.Endpoint, h.allowedHosts); err != nil {
+		var be *backends.Error
+		if errors.As(err, &be) && be.Message != "" {
+			errs["endpoint"] = strings.ToUpper(be.Message[:1]) + be.Message[1:] + "."
+		} else {
+			errs["endpoint"] = Describe(err)
+		}
+	} else {
+		f.Endpoint = u.String()
+	}
+	switch f.AuthKind {
+	case store.AuthBasic:
+		if f.Username == "" {
+			errs["username"] = "Give the user name the cluster knows you by."
+		}
+	case store.AuthToken:
+		if h.accessToken == nil {
+			errs["auth_kind"] = "Token login needs an OpenID Connect session; use a user name and password."
+		}
+	default:
+		errs["auth_kind"] = "Choose how to log in to the cluster."
+	}
+	return f, errs
+}
+
+func (f formCluster) toStore(ownerID int64) store.Cluster {
+	return store.Cluster{
+		OwnerID: ownerID, Name: f.Name, Endpoint: f.Endpoint, AuthKind: f.AuthKind,
+		Username: f.Username, Password: f.Password, InsecureTLS: f.Insecure,
+	}
+}
+
+type formCluster templates.ClusterForm
+
+// CreateCluster handles "POST /clusters".
+func (h *Handler) CreateCluster(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	f, errs := h.readClusterForm(c)
+	if f.AuthKind == store.AuthBasic && f.Password == "" {
+		errs["password"] = "Give the password for this user."
+	}
+	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Add a cluster", "/clusters"), Form: f, Errors: errs, TokenAuth: h.accessToken != nil}
+	if len(errs) > 0 {
+		props.Form.Password = ""
+		return Render(c, http.StatusUnprocessableEntity, templates.ClusterFormPage(props))
+	}
+	if _, err := h.clusters.Create(c.Request().Context(), formCluster(f).toStore(u.ID)); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			props.Errors = map[string]string{"name": fmt.Sprintf("You already have a cluster called %q.", f.Name)}
+			props.Form.Password = ""
+			return Render(c, http.StatusUnprocessableEntity, templates.ClusterFormPage(props))
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/clusters/"+f.Name)
+}
+
+// UpdateCluster handles "POST /clusters/:name".
+func (h *Handler) UpdateCluster(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	old, err := h.ownCluster(c, u)
+	if err != nil {
+		return err
+	}
+	f, errs := h.readClusterForm(c)
+	if f.AuthKind == store.AuthBasic && f.Password == "" && old.Password == "" {
+		errs["password"] = "Give the password for this user."
+	}
+	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Edit "+old.Name, "/clusters"), Editing: old.Name, Form: f, Errors: errs, TokenAuth: h.accessToken != nil}
+	props.Form.HasPassword = old.Password != ""
+	if len(errs) > 0 {
+		props.Form.Password = ""
+		return Render(c, http.StatusUnprocessableEntity, templates.ClusterFormPage(props))
+	}
+	if err := h.clusters.Update(c.Request().Context(), old.Name, formCluster(f).toStore(u.ID)); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			props.Errors = map[string]string{"name": fmt.Sprintf("You already have a cluster called %q.", f.Name)}
+			props.Form.Password = ""
+			return Render(c, http.StatusUnprocessableEntity, templates.ClusterFormPage(props))
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/clusters/"+f.Name)
+}
+
+// DeleteCluster handles "POST /clusters/:name/delete". It forgets the
+// registration; nothing on the cluster is touched.
+func (h *Handler) DeleteCluster(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	cl, err := h.ownCluster(c, u)
+	if err != nil {
+		return err
+	}
+	if err := h.clusters.Delete(c.Request().Context(), u.ID, cl.Name); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/clusters?notice="+urlQueryEscape(fmt.Sprintf("Cluster %q removed.", cl.Name)))
+}
+
+// TestCluster handles "POST /clusters/test": it checks the form's
+// endpoint and credentials with GET /system/info and answers with a
+// result fragment (htmx) or the form page with the result (no JS).
+func (h *Handler) TestCluster(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	f, errs := h.readClusterForm(c)
+	delete(errs, "name") // the name is not needed to test
+	result := templates.ClusterHealthProps{}
+	if len(errs) > 0 {
+		for _, field := range []string{"endpoint", "auth_kind", "username"} {
+			if msg, ok := errs[field]; ok {
+				result.Error = msg
+				break
+			}
+		}
+	} else {
+		cl := formCluster(f).toStore(u.ID)
+		if editing := c.FormValue("editing"); editing != "" && cl.Password == "" {
+			if old, err := h.clusters.Get(c.Request().Context(), u.ID, editing); err == nil {
+				cl.Password = old.Password
+			}
+		}
+		result = h.probe(c.Request().Context(), cl)
+	}
+	if c.Request().Header.Get("HX-Request") == "true" {
+		return Render(c, http.StatusOK, templates.ClusterHealth(result))
+	}
+	f.Password = ""
+	return Render(c, http.StatusOK, templates.ClusterFormPage(templates.ClusterFormProps{
+		Chrome: h.Chrome(c, "Add a cluster", "/clusters"), Form: f, Editing: c.FormValue("editing"),
+		TokenAuth: h.accessToken != nil, TestResult: &result,
+	}))
+}
