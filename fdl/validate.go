@@ -137,6 +137,9 @@ func (v *validator) oscar() {
 			if typ != "" && typ != "minio" && typ != "webdav" && typ != "rucio" {
 				v.at(ip+".storage_provider", Error, "an OSCAR input must be a minio, webdav or rucio provider (these can trigger the service); %q cannot", io.StorageProvider)
 			}
+			if _, id := ParseProvider(io.StorageProvider); typ == "minio" && id != "default" && !clusters[id] {
+				v.at(ip+".storage_provider", Warning, "OSCAR accepts a MinIO input only on the cluster's own MinIO: %q must have the same endpoint as cluster %q's MinIO, or use minio.default", io.StorageProvider, e.Cluster)
+			}
 		}
 		for i, io := range s.Output {
 			v.storageRef(fmt.Sprintf("%s.output[%d]", p, i), io, s, e.Cluster, clusters)
