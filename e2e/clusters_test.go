@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fdlstudio/fdlstudio/backends/oscar/oscartest"
+	"github.com/fdlstudio/fdlstudio/web"
 )
 
 // TestClustersAddTestAndView registers an OSCAR cluster through the form,
@@ -117,4 +118,30 @@ func TestClusterDownIsReportedInTime(t *testing.T) {
 		t.Errorf("the down cluster took %v to be reported", d)
 	}
 	tab.Screenshot("list-down")
+}
+
+// TestLocalClusterIsListed: in local mode the embedded cluster appears as
+// the shared cluster "local", reachable, with its page filled in by the
+// same OSCAR client that talks to real clusters.
+func TestLocalClusterIsListed(t *testing.T) {
+	app := startApp(t, func(c *web.Config) { c.LocalCluster = "on" })
+	tab := newTab(t)
+	tab.Visit(app.URL+"/clusters", "clusters")
+	tab.Do(chromedp.WaitVisible(chromedp.CSS(`tr[data-cluster="local"] [data-testid="health-ok"]`)))
+	tab.Screenshot("clusters-with-local")
+	if got := tab.Text(`tr[data-cluster="local"]`); !strings.Contains(got, "shared") {
+		t.Errorf("local row = %q, want it marked shared", got)
+	}
+	tab.Visit(app.URL+"/clusters/local", "local-cluster-page")
+	for _, section := range []string{"cluster-info", "cluster-status", "cluster-config"} {
+		if got := tab.Text(`[data-testid="` + section + `"]`); strings.Contains(got, "unreachable") || strings.Contains(got, "refused") {
+			t.Errorf("%s on the local cluster: %q", section, got)
+		}
+	}
+	if strings.Contains(tab.Text("main"), "Remove") {
+		t.Error("the shared local cluster offers Remove")
+	}
+	if p := tab.Problems(); len(p) > 0 {
+		t.Errorf("console errors or CSP violations:\n%s", strings.Join(p, "\n"))
+	}
 }

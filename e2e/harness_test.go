@@ -123,6 +123,7 @@ func startApp(t *testing.T, mutate func(*web.Config), opts ...web.Option) *App {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.LocalCluster = "off" // tests that need it turn it on
 	if mutate != nil {
 		mutate(&cfg)
 	}

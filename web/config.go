@@ -1,6 +1,15 @@
 package web
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fdlstudio/fdlstudio/auth"
+)
 
 // Config is everything the server needs, built by cmd/fdlstudio from
 // flags, environment and the config file, or directly by tests.
@@ -25,6 +34,33 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration
+	// LocalCluster runs the embedded local cluster: "auto" (in local
+	// single-user mode only), "on" or "off". See web/local.go.
+	LocalCluster string
+
+	// OIDCPreset names a known provider whose issuer and scopes fill in
+	// what OIDCIssuer and OIDCScopes leave empty ("egi").
+	OIDCPreset string
+	// OIDCIssuer, OIDCClientID and OIDCClientSecret are the OpenID Connect
+	// provider and this installation's client registration at it. The
+	// secret can instead be read from OIDCClientSecretFile.
+	OIDCIssuer           string
+	OIDCClientID         string
+	OIDCClientSecret     string
+	OIDCClientSecretFile string
+	// OIDCScopes are the scopes asked for (empty: the preset's, or
+	// "openid profile email offline_access").
+	OIDCScopes []string
+	// OIDCAllowedVOs restricts login to members of these VOs.
+	OIDCAllowedVOs []string
+	// OSCARLogin offers the OSCAR basic login (endpoint, user, password);
+	// OSCARLoginHosts restricts the endpoints it accepts.
+	OSCARLogin      bool
+	OSCARLoginHosts []string
+	// SessionIdleTimeout and SessionMaxAge end sessions after inactivity
+	// and after a fixed time since login.
+	SessionIdleTimeout time.Duration
+	SessionMaxAge      time.Duration
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -36,6 +72,10 @@ func Defaults() Config {
 		LogLevel:        "info",
 		MaxBodyBytes:    10 << 20,
 		ShutdownTimeout: 15 * time.Second,
+		LocalCluster:    "auto",
+
+		SessionIdleTimeout: auth.DefaultIdleTimeout,
+		SessionMaxAge:      auth.DefaultMaxAge,
 	}
 }
 
@@ -43,5 +83,61 @@ func Defaults() Config {
 // one the server runs in local single-user mode, which is only allowed on
 // a loopback address.
 func (c Config) AuthConfigured() bool {
-	return false // login methods arrive with the authentication issue
+	return c.OIDCIssuer != "" || c.OIDCPreset != "" || c.OSCARLogin
+}
+
+// defaultScopes are asked of a provider without a preset.
+var defaultScopes = []string{"openid", "profile", "email", "offline_access"}
+
+// OIDC resolves the OpenID Connect settings: the preset fills in the
+// issuer and scopes, the secret file is read. It returns nil when no
+// provider is configured, and an error that names the setting when the
+// configuration is incomplete.
+func (c Config) OIDC() (*auth.OIDCConfig, error) {
+	if c.OIDCIssuer == "" && c.OIDCPreset == "" {
+		if c.OIDCClientID != "" {
+			return nil, errors.New("--oidc-client-id is set but there is no --oidc-issuer or --oidc-preset")
+		}
+		return nil, nil
+	}
+	o := &auth.OIDCConfig{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret,
+		Scopes: c.OIDCScopes, AllowedVOs: c.OIDCAllowedVOs}
+	if c.OIDCPreset != "" {
+		p, ok := auth.Presets[c.OIDCPreset]
+		if !ok {
+			names := make([]string, 0, len(auth.Presets))
+			for n := range auth.Presets {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return nil, fmt.Errorf("--oidc-preset %q: unknown preset (known: %s)", c.OIDCPreset, strings.Join(names, ", "))
+		}
+		o.Name = p.Name
+		if o.Issuer == "" {
+			o.Issuer = p.Issuer
+		}
+		if len(o.Scopes) == 0 {
+			o.Scopes = p.Scopes
+		}
+	}
+	if len(o.Scopes) == 0 {
+		o.Scopes = defaultScopes
+	}
+	if o.ClientID == "" {
+		return nil, fmt.Errorf("OpenID Connect login with issuer %s needs --oidc-client-id (the client registered at the provider)", o.Issuer)
+	}
+	if c.OIDCClientSecretFile != "" {
+		if c.OIDCClientSecret != "" {
+			return nil, errors.New("give --oidc-client-secret or --oidc-client-secret-file, not both")
+		}
+		data, err := os.ReadFile(c.OIDCClientSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("--oidc-client-secret-file: %w", err)
+		}
+		o.ClientSecret = strings.TrimSpace(string(data))
+		if o.ClientSecret == "" {
+			return nil, fmt.Errorf("--oidc-client-secret-file %s is empty", c.OIDCClientSecretFile)
+		}
+	}
+	return o, nil
 }

@@ -27,6 +27,7 @@ func newTestServer(t *testing.T, opts ...Option) (*Server, *bytes.Buffer) {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.MaxBodyBytes = 1024
+	cfg.LocalCluster = "off"
 	srv, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -169,7 +170,7 @@ func TestBodyLimit(t *testing.T) {
 		}
 		return c.String(http.StatusOK, string(b))
 	}))
-	small := do(t, srv, httptest.NewRequest(http.MethodPost, "/echo", strings.NewReader("hi")))
+	small := do(t, srv, withCSRF(t, srv, httptest.NewRequest(http.MethodPost, "/echo", strings.NewReader("hi"))))
 	if small.Code != http.StatusOK {
 		t.Fatalf("small body = %d", small.Code)
 	}
@@ -229,6 +230,7 @@ func TestOpenRefusals(t *testing.T) {
 			cfg := Defaults()
 			cfg.Addr = "127.0.0.1:0"
 			cfg.DataDir = t.TempDir()
+			cfg.LocalCluster = "off"
 			writeFile(t, filepath.Join(cfg.DataDir, "file"))
 			tt.mutate(&cfg)
 			srv, err := Open(context.Background(), cfg, log)

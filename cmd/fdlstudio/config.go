@@ -101,6 +101,104 @@ var settings = []setting{
 			return nil
 		},
 	},
+	{
+		name: "local-cluster", usage: "run the embedded local cluster: auto (only in local single-user mode), on or off",
+		def: func(c web.Config) string { return c.LocalCluster },
+		set: func(c *web.Config, v string) error {
+			c.LocalCluster = v
+			return oneOf(v, "auto", "on", "off")
+		},
+	},
+
+	// Authentication (see README, Authentication).
+	{
+		name: "oidc-preset", usage: "known OpenID Connect provider that fills in issuer and scopes: egi (EGI Check-in)",
+		def: func(c web.Config) string { return c.OIDCPreset },
+		set: func(c *web.Config, v string) error {
+			c.OIDCPreset = v
+			if v == "" {
+				return nil
+			}
+			return oneOf(v, "egi")
+		},
+	},
+	{
+		name: "oidc-issuer", usage: "OpenID Connect issuer URL (discovered at start-up); setting it turns on OIDC login",
+		def: func(c web.Config) string { return c.OIDCIssuer },
+		set: func(c *web.Config, v string) error {
+			c.OIDCIssuer = v
+			if v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+				return errors.New("want the issuer's https:// URL")
+			}
+			return nil
+		},
+	},
+	{
+		name: "oidc-client-id", usage: "client ID of FDL Studio at the OpenID Connect provider",
+		def: func(c web.Config) string { return c.OIDCClientID },
+		set: func(c *web.Config, v string) error { c.OIDCClientID = v; return nil },
+	},
+	{
+		name: "oidc-client-secret", usage: "client secret at the OpenID Connect provider (prefer the file or the environment: flags show in ps)",
+		def: func(web.Config) string { return "" },
+		set: func(c *web.Config, v string) error { c.OIDCClientSecret = v; return nil },
+	},
+	{
+		name: "oidc-client-secret-file", usage: "file holding the client secret",
+		def: func(c web.Config) string { return c.OIDCClientSecretFile },
+		set: func(c *web.Config, v string) error { c.OIDCClientSecretFile = v; return nil },
+	},
+	{
+		name: "oidc-scopes", usage: "scopes to ask for, separated by spaces or commas (default: the preset's, else openid profile email offline_access)",
+		def: func(c web.Config) string { return strings.Join(c.OIDCScopes, " ") },
+		set: func(c *web.Config, v string) error { c.OIDCScopes = splitList(v); return nil },
+	},
+	{
+		name: "oidc-allowed-vos", usage: "only members of these VOs (comma-separated, from EGI entitlements) may log in; empty allows all",
+		def: func(c web.Config) string { return strings.Join(c.OIDCAllowedVOs, ",") },
+		set: func(c *web.Config, v string) error { c.OIDCAllowedVOs = splitList(v); return nil },
+	},
+	{
+		name: "oscar-login", usage: "offer the OSCAR basic login (endpoint, username, password): true or false",
+		def: func(c web.Config) string { return strconv.FormatBool(c.OSCARLogin) },
+		set: func(c *web.Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("want true or false")
+			}
+			c.OSCARLogin = b
+			return nil
+		},
+	},
+	{
+		name: "oscar-login-hosts", usage: "hosts the OSCAR login may contact (comma-separated; *.example.org for sub-domains); empty allows any",
+		def: func(c web.Config) string { return strings.Join(c.OSCARLoginHosts, ",") },
+		set: func(c *web.Config, v string) error { c.OSCARLoginHosts = splitList(v); return nil },
+	},
+	{
+		name: "session-idle-timeout", usage: "a session with no request for this long ends",
+		def: func(c web.Config) string { return c.SessionIdleTimeout.String() },
+		set: func(c *web.Config, v string) error { return positiveDuration(v, &c.SessionIdleTimeout) },
+	},
+	{
+		name: "session-max-age", usage: "any session ends this long after login",
+		def: func(c web.Config) string { return c.SessionMaxAge.String() },
+		set: func(c *web.Config, v string) error { return positiveDuration(v, &c.SessionMaxAge) },
+	},
+}
+
+// splitList splits a list given as one string, by commas or spaces.
+func splitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}
+
+func positiveDuration(v string, dst *time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return errors.New("want a positive duration such as 30m or 8h")
+	}
+	*dst = d
+	return nil
 }
 
 func oneOf(v string, allowed ...string) error {

@@ -1,0 +1,76 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/fdlstudio/fdlstudio/backends/local"
+	"github.com/fdlstudio/fdlstudio/store"
+)
+
+// LocalClusterName is the name under which the embedded local cluster
+// appears in every user's cluster list.
+const LocalClusterName = "local"
+
+// localClusterEnabled decides whether to run the embedded local cluster.
+// It runs user scripts on this host, so it is on by default only in local
+// single-user mode; with a login method configured it stays off, and "on"
+// is refused until FDL Studio has administrators to restrict it to.
+func localClusterEnabled(cfg Config) (bool, error) {
+	switch cfg.LocalCluster {
+	case "", "auto":
+		return !cfg.AuthConfigured(), nil
+	case "off":
+		return false, nil
+	case "on":
+		if cfg.AuthConfigured() {
+			return false, errors.New("--local-cluster on: the local cluster runs scripts on this host as the server's user; " +
+				"with a login method configured every user could do that, so it is only available in local single-user mode")
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("--local-cluster %q: want auto, on or off", cfg.LocalCluster)
+}
+
+// startLocalCluster starts the embedded local cluster with its data under
+// <data-dir>/local and registers it as the shared cluster "local". The
+// cluster (and its S3 server child process) stops when the server closes.
+func (s *Server) startLocalCluster(ctx context.Context) error {
+	lc, err := local.New(local.Config{DataDir: filepath.Join(s.cfg.DataDir, "local")}, s.log)
+	if err != nil {
+		return fmt.Errorf("local cluster: %w", err)
+	}
+	if err := lc.Start(ctx); err != nil {
+		lc.Close()
+		return fmt.Errorf("local cluster: %w", err)
+	}
+	s.closers = append(s.closers, lc.Close)
+	user, pass := lc.Credentials()
+	s.sharedClusters = append(s.sharedClusters, store.Cluster{
+		Name: LocalClusterName, Endpoint: lc.Endpoint(), AuthKind: store.AuthBasic,
+		Username: user, Password: pass, Shared: true,
+	})
+	health := &http.Client{Timeout: 3 * time.Second}
+	s.ready = append(s.ready, ReadinessCheck{Name: "cluster " + LocalClusterName, Check: func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, lc.Endpoint()+"/health", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := health.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /health: %s", resp.Status)
+		}
+		return nil
+	}})
+	s.log.Info("local cluster is running", slog.String("endpoint", lc.Endpoint()))
+	return nil
+}
