@@ -123,3 +123,52 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigAuthenticationSettings(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "client-secret")
+	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	cfg, err := parseConfig(
+		[]string{"--oidc-preset", "egi", "--oidc-client-id", "fdlstudio", "--oidc-client-secret-file", secret,
+			"--oidc-allowed-vos", "vo.access.egi.eu, biomed", "--session-idle-timeout", "30m"},
+		env(map[string]string{"FDLSTUDIO_OSCAR_LOGIN": "true", "FDLSTUDIO_OSCAR_LOGIN_HOSTS": "*.egi.eu,oscar.example.org"}),
+		io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.AuthConfigured() {
+		t.Error("AuthConfigured() = false with OIDC and OSCAR login set")
+	}
+	if got, want := strings.Join(cfg.OIDCAllowedVOs, "|"), "vo.access.egi.eu|biomed"; got != want {
+		t.Errorf("allowed VOs = %q, want %q", got, want)
+	}
+	if got, want := strings.Join(cfg.OSCARLoginHosts, "|"), "*.egi.eu|oscar.example.org"; got != want || !cfg.OSCARLogin {
+		t.Errorf("oscar login = %v hosts %q, want %q", cfg.OSCARLogin, got, want)
+	}
+	if cfg.SessionIdleTimeout != 30*time.Minute {
+		t.Errorf("idle timeout = %v", cfg.SessionIdleTimeout)
+	}
+	o, err := cfg.OIDC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Issuer != "https://aai.egi.eu/auth/realms/egi" || o.ClientSecret != "s3cret" || o.ClientID != "fdlstudio" {
+		t.Errorf("resolved OIDC = issuer %q id %q secret set %v", o.Issuer, o.ClientID, o.ClientSecret != "")
+	}
+	if got := strings.Join(o.Scopes, " "); got != "openid profile email offline_access eduperson_entitlement entitlements" {
+		t.Errorf("scopes = %q", got)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--oidc-preset", "google"}, "--oidc-preset"},
+		{[]string{"--oidc-issuer", "aai.egi.eu"}, "--oidc-issuer"},
+		{[]string{"--oscar-login", "maybe"}, "true or false"},
+		{[]string{"--session-max-age", "0s"}, "--session-max-age"},
+	} {
+		if _, err := parseConfig(tt.args, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want it to name %s", tt.args, err, tt.want)
+		}
+	}
+}
