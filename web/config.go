@@ -37,9 +37,6 @@ type Config struct {
 	// LocalCluster runs the embedded local cluster: "auto" (in local
 	// single-user mode only), "on" or "off". See web/local.go.
 	LocalCluster string
-	// LocalCluster runs the embedded local cluster: "auto" (in local
-	// single-user mode only), "on" or "off". See web/local.go.
-	LocalCluster string
 
 	// OIDCPreset names a known provider whose issuer and scopes fill in
 	// what OIDCIssuer and OIDCScopes leave empty ("egi").
@@ -75,7 +72,6 @@ func Defaults() Config {
 		LogLevel:        "info",
 		MaxBodyBytes:    10 << 20,
 		ShutdownTimeout: 15 * time.Second,
-		LocalCluster:    "auto",
 		LocalCluster:    "auto",
 
 		SessionIdleTimeout: auth.DefaultIdleTimeout,

@@ -144,16 +144,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		}
 	}
 
-	runLocal, err := localClusterEnabled(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if runLocal {
-		if err := s.startLocalCluster(ctx); err != nil {
-			return nil, err
-		}
-	}
-
 	s.buildEcho()
 
 	s.listener, err = net.Listen("tcp", cfg.Addr)

@@ -109,14 +109,6 @@ var settings = []setting{
 			return oneOf(v, "auto", "on", "off")
 		},
 	},
-	{
-		name: "local-cluster", usage: "run the embedded local cluster: auto (only in local single-user mode), on or off",
-		def: func(c web.Config) string { return c.LocalCluster },
-		set: func(c *web.Config, v string) error {
-			c.LocalCluster = v
-			return oneOf(v, "auto", "on", "off")
-		},
-	},
 
 	// Authentication (see README, Authentication).
 	{
