@@ -42,6 +42,7 @@ func (c *Cluster) routes() http.Handler {
 	sys.HandleFunc("DELETE /system/logs/{svc}", c.handleDeleteJobs)
 	sys.HandleFunc("GET /system/logs/{svc}/{job}", c.handleJobLog)
 	sys.HandleFunc("DELETE /system/logs/{svc}/{job}", c.handleDeleteJob)
+	c.bucketRoutes(sys)
 	mux.Handle("/system/", c.requireBasic(sys))
 
 	mux.HandleFunc("POST /job/{svc}", c.handleJob)

@@ -55,8 +55,11 @@ type Config struct {
 	JobListingLimit int
 	// Shell runs the scripts. Default /bin/sh.
 	Shell string
-	// Version is reported by /system/info. Default "v4.1.2", the OSCAR API
-	// version this server implements.
+	// Version is reported by /system/info. Default "v3.6.4": the newest
+	// OSCAR release whose feature set this server implements in full
+	// (services, async and sync jobs, paged job lists, buckets, presign).
+	// Later releases add Kubernetes-only features (deployments, volumes,
+	// quotas, federation) that clients gate on the version.
 	Version string
 }
 
@@ -193,7 +196,7 @@ func New(cfg Config, logger *slog.Logger) (*Cluster, error) {
 		cfg.Shell = "/bin/sh"
 	}
 	if cfg.Version == "" {
-		cfg.Version = "v4.1.2"
+		cfg.Version = "v3.6.4"
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("local cluster: create data dir: %w", err)
