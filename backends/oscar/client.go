@@ -278,3 +278,20 @@ func (c *Client) checkName(op, what, v string) error {
 	}
 	return nil
 }
+
+// requireBasic refuses, without a request, the admin routes OSCAR only opens
+// to its basic-auth account (it answers bearer tokens 401 or 403).
+func (c *Client) requireBasic(op string) error {
+	if c.cfg.Token != "" || (c.cfg.Username == "" && c.cfg.Password == "") {
+		return c.err(op, backends.KindUnauthorized, "this needs the cluster's basic-auth account; OIDC tokens are refused by OSCAR", nil)
+	}
+	return nil
+}
+
+// requireBearer refuses routes OSCAR only opens to OIDC tokens.
+func (c *Client) requireBearer(op string) error {
+	if c.cfg.Token == "" {
+		return c.err(op, backends.KindUnauthorized, "this needs an OIDC token; basic credentials are refused by OSCAR", nil)
+	}
+	return nil
+}

@@ -189,6 +189,9 @@ func (c *Client) OwnQuota(ctx context.Context) (json.RawMessage, error) {
 	if err := c.require(ctx, op, "quotas", v3_7_0); err != nil {
 		return nil, err
 	}
+	if err := c.requireBearer(op); err != nil {
+		return nil, err
+	}
 	var raw json.RawMessage
 	return raw, c.doJSON(ctx, request{op: op, method: http.MethodGet, path: "/system/quotas/user"}, nil, &raw)
 }
@@ -197,6 +200,9 @@ func (c *Client) OwnQuota(ctx context.Context) (json.RawMessage, error) {
 func (c *Client) UserQuota(ctx context.Context, userID string) (json.RawMessage, error) {
 	op := fmt.Sprintf("read quota of user %q", userID)
 	if err := c.checkName(op, "user id", userID); err != nil {
+		return nil, err
+	}
+	if err := c.requireBasic(op); err != nil {
 		return nil, err
 	}
 	if err := c.require(ctx, op, "quotas", v3_7_0); err != nil {
@@ -211,6 +217,9 @@ func (c *Client) UserQuota(ctx context.Context, userID string) (json.RawMessage,
 func (c *Client) SetUserQuota(ctx context.Context, userID string, update any) (json.RawMessage, error) {
 	op := fmt.Sprintf("set quota of user %q", userID)
 	if err := c.checkName(op, "user id", userID); err != nil {
+		return nil, err
+	}
+	if err := c.requireBasic(op); err != nil {
 		return nil, err
 	}
 	if err := c.require(ctx, op, "quotas", v3_7_0); err != nil {

@@ -190,9 +190,13 @@ func (c *Client) UserConfig(ctx context.Context) (*UserConfig, error) {
 // OIDC callers get KindUnauthorized). The spec declares no body; the server
 // reads {"allowed_image_repositories": [...]}.
 func (c *Client) SetAllowedImageRepositories(ctx context.Context, repos []string) (*UserConfig, error) {
+	const op = "set allowed image repositories"
+	if err := c.requireBasic(op); err != nil {
+		return nil, err
+	}
 	var cfg UserConfig
 	in := map[string][]string{"allowed_image_repositories": repos}
-	if err := c.doJSON(ctx, request{op: "set allowed image repositories", method: http.MethodPut, path: "/system/config"}, in, &cfg); err != nil {
+	if err := c.doJSON(ctx, request{op: op, method: http.MethodPut, path: "/system/config"}, in, &cfg); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
@@ -215,6 +219,10 @@ func (c *Client) Status(ctx context.Context) (*StatusInfo, error) {
 // basic auth only). The spec writes the path "/system/logs/"; the server
 // registers "/system/logs", which is what is called.
 func (c *Client) ManagerLogs(ctx context.Context, timestamps, previous bool) (string, error) {
+	const op = "read manager logs"
+	if err := c.requireBasic(op); err != nil {
+		return "", err
+	}
 	q := url.Values{}
 	if timestamps {
 		q.Set("timestamps", "true")
@@ -222,7 +230,7 @@ func (c *Client) ManagerLogs(ctx context.Context, timestamps, previous bool) (st
 	if previous {
 		q.Set("previous", "true")
 	}
-	return c.readText(ctx, request{op: "read manager logs", method: http.MethodGet, path: "/system/logs", query: q, timeout: DefaultLogTimeout})
+	return c.readText(ctx, request{op: op, method: http.MethodGet, path: "/system/logs", query: q, timeout: DefaultLogTimeout})
 }
 
 // readText performs r and returns the whole body as text.
