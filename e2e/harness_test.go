@@ -93,8 +93,9 @@ func runWithBrowser(m *testing.M) int {
 
 // App is a running FDL Studio for one test.
 type App struct {
-	URL  string
-	Logs *syncBuffer
+	URL     string
+	DataDir string
+	Logs    *syncBuffer
 }
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -146,7 +147,7 @@ func startApp(t *testing.T, mutate func(*web.Config), opts ...web.Option) *App {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &App{URL: srv.URL(), Logs: logs}
+	return &App{URL: srv.URL(), DataDir: cfg.DataDir, Logs: logs}
 }
 
 // Tab is one browser tab with the console errors and CSP violations it

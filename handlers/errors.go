@@ -85,3 +85,5 @@ func Describe(err error) string {
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+func urlPathEscape(s string) string { return url.PathEscape(s) }

@@ -10,7 +10,12 @@ import (
 
 // ShowHome handles "GET /".
 func (h *Handler) ShowHome(c echo.Context) error {
+	local := false
+	for _, cl := range h.shared {
+		local = local || cl.Name == localClusterName
+	}
 	return Render(c, http.StatusOK, templates.HomePage(templates.HomeProps{
-		Chrome: h.Chrome(c, "", "/"),
+		Chrome:       h.Chrome(c, "", "/"),
+		LocalCluster: local,
 	}))
 }

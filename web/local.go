@@ -43,11 +43,11 @@ func localClusterEnabled(cfg Config) (bool, error) {
 func (s *Server) startLocalCluster(ctx context.Context) error {
 	lc, err := local.New(local.Config{DataDir: filepath.Join(s.cfg.DataDir, "local")}, s.log)
 	if err != nil {
-		return fmt.Errorf("local cluster: %w", err)
+		return err
 	}
 	if err := lc.Start(ctx); err != nil {
 		lc.Close()
-		return fmt.Errorf("local cluster: %w", err)
+		return err
 	}
 	s.closers = append(s.closers, lc.Close)
 	user, pass := lc.Credentials()

@@ -42,6 +42,26 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		{http.MethodPost, "/clusters/:name", h.UpdateCluster},
 		{http.MethodPost, "/clusters/:name/delete", h.DeleteCluster},
 
+		// Services, their jobs and logs.
+		{http.MethodGet, "/services", h.ShowServices},
+		{http.MethodGet, "/services/:cluster/:name", h.ShowService},
+		{http.MethodGet, "/services/:cluster/:name/last-job", h.ShowLastJob},
+		{http.MethodGet, "/services/:cluster/:name/fdl", h.DownloadServiceFDL},
+		{http.MethodGet, "/services/:cluster/:name/token", h.ShowServiceToken},
+		{http.MethodGet, "/services/:cluster/:name/delete", h.ShowDeleteService},
+		{http.MethodPost, "/services/:cluster/:name/delete", h.DeleteService},
+		{http.MethodGet, "/services/:cluster/:name/invoke", h.ShowInvoke},
+		{http.MethodPost, "/services/:cluster/:name/run", h.RunService},
+		{http.MethodGet, "/services/:cluster/:name/jobs", h.ShowJobs},
+		{http.MethodPost, "/services/:cluster/:name/jobs", h.SubmitJob},
+		{http.MethodPost, "/services/:cluster/:name/jobs/delete", h.DeleteJobs},
+		{http.MethodGet, "/services/:cluster/:name/jobs/:job", h.ShowJobLog},
+		{http.MethodGet, "/services/:cluster/:name/jobs/:job/log", h.DownloadJobLog},
+		{http.MethodPost, "/services/:cluster/:name/jobs/:job/delete", h.DeleteJob},
+
+		// Sample workflows.
+		{http.MethodPost, "/samples/:name/deploy", h.DeploySample},
+
 		// Login and sessions.
 		{http.MethodGet, "/auth/login", s.login.ShowLogin},
 		{http.MethodGet, "/auth/oidc", s.login.StartOIDC},

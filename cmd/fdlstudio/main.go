@@ -34,8 +34,9 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // commands are the sub-commands besides serve.
 func commands() map[string]command {
 	return map[string]command{
-		"fdl":   runFDL,
-		"local": runLocal,
+		"fdl":      runFDL,
+		"clusters": runClusters,
+		"local":    runLocal,
 	}
 }
 

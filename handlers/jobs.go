@@ -1,0 +1,296 @@
+package handlers
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/oscar"
+	"github.com/fdlstudio/fdlstudio/templates"
+)
+
+// jobRows turns backend jobs into table rows, newest first, at most max
+// (0: all).
+func jobRows(jobs []backends.Job, max int) []templates.JobRow {
+	sorted := slices.Clone(jobs)
+	slices.SortStableFunc(sorted, func(a, b backends.Job) int { return b.CreationTime.Compare(a.CreationTime) })
+	if max > 0 && len(sorted) > max {
+		sorted = sorted[:max]
+	}
+	rows := make([]templates.JobRow, len(sorted))
+	for i, j := range sorted {
+		rows[i] = templates.JobRow{
+			Name: j.Name, Status: string(j.Status),
+			Created: j.CreationTime, Started: j.StartTime, Finished: j.FinishTime,
+		}
+	}
+	return rows
+}
+
+// ShowJobs handles "GET /services/:cluster/:name/jobs": one page of the
+// service's jobs (the backend's continuation token is ?page=), optionally
+// only those in one status.
+func (h *Handler) ShowJobs(c echo.Context) error {
+	cl, b, err := h.serviceBackend(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), clusterTimeout)
+	defer cancel()
+	name := c.Param("name")
+	p := templates.JobsProps{
+		Chrome:  h.Chrome(c, "Jobs of "+name, "/services"),
+		Cluster: cl.Name, Service: name,
+		Status: c.QueryParam("status"), Page: c.QueryParam("page"),
+		Notice: c.QueryParam("notice"),
+	}
+	list, err := b.ListJobs(ctx, name, p.Page)
+	if err != nil {
+		return err
+	}
+	p.NextPage, p.Remaining = list.NextPage, list.Remaining
+	for _, j := range jobRows(list.Jobs, 0) {
+		if p.Status == "" || j.Status == p.Status {
+			p.Jobs = append(p.Jobs, j)
+		}
+	}
+	return Render(c, http.StatusOK, templates.JobsPage(p))
+}
+
+// DeleteJobs handles "POST /services/:cluster/:name/jobs/delete": the
+// finished jobs (scope=finished) or every job, running ones killed
+// (scope=all).
+func (h *Handler) DeleteJobs(c echo.Context) error {
+	cl, b, err := h.serviceBackend(c)
+	if err != nil {
+		return err
+	}
+	name := c.Param("name")
+	all := c.FormValue("scope") == "all"
+	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultMutateTimeout)
+	defer cancel()
+	if err := b.DeleteJobs(ctx, name, all); err != nil {
+		return err
+	}
+	what := "Finished jobs deleted."
+	if all {
+		what = "All jobs deleted."
+	}
+	return c.Redirect(http.StatusSeeOther, jobsURL(cl.Name, name)+"?notice="+urlQueryEscape(what))
+}
+
+// DeleteJob handles "POST /services/:cluster/:name/jobs/:job/delete".
+func (h *Handler) DeleteJob(c echo.Context) error {
+	cl, b, err := h.serviceBackend(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultMutateTimeout)
+	defer cancel()
+	if err := b.DeleteJob(ctx, c.Param("name"), c.Param("job")); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, jobsURL(cl.Name, c.Param("name"))+"?notice="+urlQueryEscape("Job "+c.Param("job")+" deleted."))
+}
+
+func jobsURL(cluster, service string) string {
+	return "/services/" + urlPathEscape(cluster) + "/" + urlPathEscape(service) + "/jobs"
+}
+
+// ShowJobLog handles "GET /services/:cluster/:name/jobs/:job": the whole
+// log with line numbers; ?q= keeps the lines that contain it.
+func (h *Handler) ShowJobLog(c echo.Context) error {
+	cl, b, err := h.serviceBackend(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultLogTimeout)
+	defer cancel()
+	service, job := c.Param("name"), c.Param("job")
+	text, err := b.JobLog(ctx, service, job, false)
+	if err != nil {
+		return err
+	}
+	p := templates.JobLogProps{
+		Chrome:  h.Chrome(c, job, "/services"),
+		Cluster: cl.Name, Service: service, Job: job,
+		Query: c.QueryParam("q"),
+	}
+	p.Lines, p.Total = logLines(text, p.Query)
+	// The job's status, for the header.
+	if list, err := b.ListJobs(ctx, service, ""); err == nil {
+		for _, j := range list.Jobs {
+			if j.Name == job {
+				row := jobRows([]backends.Job{j}, 0)[0]
+				p.Status = &row
+			}
+		}
+	}
+	return Render(c, http.StatusOK, templates.JobLogPage(p))
+}
+
+// logLines numbers the lines of a log, keeping only those that contain
+// query (case-insensitive) when it is not empty.
+func logLines(text, query string) (lines []templates.LogLine, total int) {
+	q := strings.ToLower(query)
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 64*1024), 4<<20)
+	for sc.Scan() {
+		total++
+		if q == "" || strings.Contains(strings.ToLower(sc.Text()), q) {
+			lines = append(lines, templates.LogLine{N: total, Text: sc.Text()})
+		}
+	}
+	return lines, total
+}
+
+// DownloadJobLog handles "GET /services/:cluster/:name/jobs/:job/log".
+func (h *Handler) DownloadJobLog(c echo.Context) error {
+	_, b, err := h.serviceBackend(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultLogTimeout)
+	defer cancel()
+	text, err := b.JobLog(ctx, c.Param("name"), c.Param("job"), true)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, attachmentHeader(c.Param("job")+".log"))
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(text))
+}
+
+// ShowInvoke handles "GET /services/:cluster/:name/invoke".
+func (h *Handler) ShowInvoke(c echo.Context) error {
+	cl, _, err := h.serviceBackend(c)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, templates.InvokePage(templates.InvokeProps{
+		Chrome: h.Chrome(c, "Invoke "+c.Param("name"), "/services"), Cluster: cl.Name, Service: c.Param("name"),
+	}))
+}
+
+// maxShownResponse is the largest synchronous response shown in the page;
+// larger or binary responses are downloaded.
+const maxShownResponse = 256 << 10
+
+// invokePayload returns the request's payload: the uploaded file when
+// there is one, else the text field.
+func invokePayload(c echo.Context) (io.ReadCloser, error) {
+	if fh, err := c.FormFile("file"); err == nil && fh.Size > 0 {
+		return fh.Open()
+	}
+	return io.NopCloser(strings.NewReader(c.FormValue("payload"))), nil
+}
+
+// RunService handles "POST /services/:cluster/:name/run": a synchronous
+// invocation. A short text answer is shown in the page; anything else
+// (binary, a zip of several outputs, a large answer) streams back as a
+// download.
+func (h *Handler) RunService(c echo.Context) error {
+	cl, b, err := h.serviceBackend(c)
+	if err != nil {
+		return err
+	}
+	name := c.Param("name")
+	payload, err := invokePayload(c)
+	if err != nil {
+		return err
+	}
+	defer payload.Close()
+	resp, err := b.Run(c.Request().Context(), name, payload)
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(resp, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return err
+	}
+	head = head[:n]
+	kind := http.DetectContentType(head)
+	if strings.HasPrefix(kind, "text/") && utf8.Valid(head) {
+		rest, err := io.ReadAll(io.LimitReader(resp, maxShownResponse))
+		if err != nil {
+			return err
+		}
+		body := append(head, rest...)
+		if len(body) < maxShownResponse+n {
+			return Render(c, http.StatusOK, templates.InvokePage(templates.InvokeProps{
+				Chrome: h.Chrome(c, "Invoke "+name, "/services"), Cluster: cl.Name, Service: name,
+				Result: string(body), HasResult: true,
+			}))
+		}
+		head = body
+	}
+	ext := ".bin"
+	switch {
+	case strings.HasPrefix(kind, "application/zip"):
+		ext = ".zip"
+	case strings.HasPrefix(kind, "text/"):
+		ext = ".txt"
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, attachmentHeader(name+"-response"+ext))
+	return c.Stream(http.StatusOK, kind, io.MultiReader(bytes.NewReader(head), resp))
+}
+
+// SubmitJob handles "POST /services/:cluster/:name/jobs": an asynchronous
+// invocation. OSCAR does not say which job it started, so the newest job
+// created since the submission is opened; failing that, the jobs list.
+func (h *Handler) SubmitJob(c echo.Context) error {
+	cl, b, err := h.serviceBackend(c)
+	if err != nil {
+		return err
+	}
+	name := c.Param("name")
+	payload, err := invokePayload(c)
+	if err != nil {
+		return err
+	}
+	defer payload.Close()
+	submitted := time.Now().Add(-2 * time.Second) // tolerate clock skew
+	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultMutateTimeout)
+	defer cancel()
+	if err := b.SubmitJob(ctx, name, payload); err != nil {
+		return err
+	}
+	if job := h.newestJobSince(ctx, b, name, submitted); job != "" {
+		return c.Redirect(http.StatusSeeOther, jobsURL(cl.Name, name)+"/"+urlPathEscape(job))
+	}
+	return c.Redirect(http.StatusSeeOther, jobsURL(cl.Name, name)+"?notice="+urlQueryEscape("Job submitted."))
+}
+
+// newestJobSince polls briefly for a job created after t.
+func (h *Handler) newestJobSince(ctx context.Context, b *oscar.Client, service string, t time.Time) string {
+	for range 5 {
+		if list, err := b.ListJobs(ctx, service, ""); err == nil {
+			var best backends.Job
+			for _, j := range list.Jobs {
+				if j.CreationTime.After(t) && j.CreationTime.After(best.CreationTime) {
+					best = j
+				}
+			}
+			if best.Name != "" {
+				return best.Name
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return ""
+}
+

@@ -1,0 +1,125 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"gopkg.in/yaml.v3"
+
+	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/oscar"
+	"github.com/fdlstudio/fdlstudio/examples"
+	"github.com/fdlstudio/fdlstudio/fdl"
+)
+
+// samples are the workflows a newcomer can deploy with one click, by name:
+// the FDL file inside examples.FS.
+var samples = map[string]string{
+	"wordcount": "wordcount/wordcount.yaml",
+}
+
+// DeploySample handles "POST /samples/:name/deploy": it deploys a sample
+// workflow's services to the chosen cluster (the local one by default),
+// creating them or updating them when they exist.
+func (h *Handler) DeploySample(c echo.Context) error {
+	file, ok := samples[c.Param("name")]
+	if !ok {
+		return notFound(fmt.Sprintf("There is no sample workflow called %q.", c.Param("name")), nil)
+	}
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	target := c.FormValue("cluster")
+	if target == "" {
+		target = localClusterName
+	}
+	ctx := c.Request().Context()
+	cl, err := h.findCluster(ctx, u, target)
+	if err != nil {
+		return err
+	}
+	b, err := h.backendFor(ctx, cl)
+	if err != nil {
+		return err
+	}
+	svcs, err := fdlServices(examples.FS, file)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, oscar.DefaultMutateTimeout)
+	defer cancel()
+	var names []string
+	for _, s := range svcs {
+		err := b.CreateService(ctx, s)
+		if errors.Is(err, backends.ErrConflict) {
+			err = b.UpdateService(ctx, s)
+		}
+		if err != nil {
+			return err
+		}
+		names = append(names, s.Name)
+	}
+	return c.Redirect(http.StatusSeeOther, "/services?cluster="+urlQueryEscape(cl.Name)+"&notice="+urlQueryEscape(fmt.Sprintf(
+		"Deployed %s to %s. Upload a text file to the bucket folder wordcount/in to start it.", strings.Join(names, " and "), cl.Name)))
+}
+
+// fdlServices reads an FDL file from fsys and returns its OSCAR services
+// ready to deploy: scripts given as paths are read from beside the file.
+// The file must validate without errors.
+func fdlServices(fsys fs.FS, file string) ([]*backends.Service, error) {
+	data, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := fdl.Parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := fs.Sub(fsys, path.Dir(file))
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range doc.Validate(fdl.ValidateOptions{Scripts: dir, RequireScripts: true}) {
+		if d.Severity == fdl.Error {
+			return nil, fmt.Errorf("%s: %s", file, d.String())
+		}
+	}
+	// Decode the services through JSON into the OSCAR shape, so every
+	// field (including those the typed view does not name) comes along.
+	var raw struct {
+		Functions struct {
+			Oscar []map[string]map[string]any `yaml:"oscar"`
+		} `yaml:"functions"`
+	}
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, err
+	}
+	var out []*backends.Service
+	for _, entry := range raw.Functions.Oscar {
+		for _, m := range entry {
+			js, err := json.Marshal(m)
+			if err != nil {
+				return nil, err
+			}
+			var s backends.Service
+			if err := json.Unmarshal(js, &s); err != nil {
+				return nil, fmt.Errorf("%s: service %v: %w", file, m["name"], err)
+			}
+			script, err := fdl.ScriptContent(dir, fdl.Script{Value: s.Script, Inline: fdl.IsInlineScript(s.Script)})
+			if err != nil {
+				return nil, fmt.Errorf("%s: service %s: %w", file, s.Name, err)
+			}
+			s.Script = string(script)
+			out = append(out, &s)
+		}
+	}
+	return out, nil
+}
