@@ -293,4 +293,3 @@ func (h *Handler) newestJobSince(ctx context.Context, b *oscar.Client, service s
 	}
 	return ""
 }
-
