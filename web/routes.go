@@ -62,6 +62,19 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		// Sample workflows.
 		{http.MethodPost, "/samples/:name/deploy", h.DeploySample},
 
+		// Files.
+		{http.MethodGet, "/files", h.ShowFiles},
+		{http.MethodGet, "/files/:cluster", h.ShowBuckets},
+		{http.MethodPost, "/files/:cluster", h.CreateBucket},
+		{http.MethodGet, "/files/:cluster/:bucket", h.ShowObjects},
+		{http.MethodPost, handlers.FilesUploadPath, h.UploadFiles},
+		{http.MethodGet, handlers.FilesDownloadPath, h.DownloadObject},
+		{http.MethodGet, handlers.FilesZipPath, h.DownloadZip},
+		{http.MethodPost, handlers.FilesZipPath, h.DownloadZip},
+		{http.MethodPost, "/files/:cluster/:bucket/delete", h.DeleteObjects},
+		{http.MethodPost, "/files/:cluster/:bucket/folder", h.CreateFolder},
+		{http.MethodPost, "/files/:cluster/:bucket/share", h.ShareObject},
+
 		// Login and sessions.
 		{http.MethodGet, "/auth/login", s.login.ShowLogin},
 		{http.MethodGet, "/auth/oidc", s.login.StartOIDC},
@@ -149,15 +162,18 @@ func (s *Server) buildEcho() {
 	// 6. Security headers: CSP with a per-request nonce, nosniff,
 	//    frame and referrer policies.
 	e.Use(securityHeaders(strings.HasPrefix(s.cfg.PublicURL, "https://")))
-	// 7. Gzip: compress text responses; WebSocket upgrades pass untouched.
+	// 7. Gzip: compress text responses; WebSocket upgrades and file
+	//    downloads (sent as stored, with their true length) pass untouched.
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
 		Level:   5,
-		Skipper: func(c echo.Context) bool { return c.IsWebSocket() },
+		Skipper: func(c echo.Context) bool { return c.IsWebSocket() || handlers.IsFileDownload(c) },
 	}))
 	// 8. Body size limit: refuse oversized bodies with 413 before a
-	//    handler reads them.
+	//    handler reads them. File uploads stream to the cluster and are
+	//    exempt.
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
-		Limit: strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + "B",
+		Limit:   strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + "B",
+		Skipper: handlers.IsFileUpload,
 	}))
 
 	// 9. Identity: who the request is for (auth.Manager.Middleware): the
@@ -170,6 +186,10 @@ func (s *Server) buildEcho() {
 	// 10. CSRF: every POST/PUT/PATCH/DELETE carries the session's token
 	//    (form field csrf_token or header X-CSRF-Token, which htmx sends
 	//    from <body hx-headers>), or is refused with 403.
+	//    The no-JavaScript upload form sends its token as the first
+	//    multipart field, which MultipartCSRF peeks without parsing the
+	//    body (which streams to the cluster).
+	e.Use(handlers.MultipartCSRF)
 	e.Use(s.auth.CSRF)
 
 	for _, r := range append(s.routes(s.handlers), s.extra...) {

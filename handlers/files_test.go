@@ -1,0 +1,232 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fdlstudio/fdlstudio/backends"
+)
+
+func TestCheckKey(t *testing.T) {
+	tests := []struct {
+		key  string
+		want string // substring of the reason; "" = accepted
+	}{
+		{"a.txt", ""},
+		{"dir/sub/a b.txt", ""},
+		{"folder/", ""},
+		{"ünïcode/名前.txt", ""},
+		{"", "empty"},
+		{"../etc/passwd", `".."`},
+		{"a/../b", `".."`},
+		{"a/./b", `"."`},
+		{"a//b", "two slashes"},
+		{"/abs", "starts with a slash"},
+		{"bad\nname", "control character"},
+		{"tab\tname", "control character"},
+		{"nul\x00", "control character"},
+		{"\xff\xfe", "UTF-8"},
+		{strings.Repeat("k", 1024), ""},
+		{strings.Repeat("k", 1025), "1025 bytes"},
+	}
+	for _, tt := range tests {
+		got := checkKey(tt.key)
+		if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("checkKey(%q) = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+}
+
+func TestCheckBucketName(t *testing.T) {
+	tests := []struct {
+		name string
+		want string
+	}{
+		{"my-bucket", ""},
+		{"a.b-c1", ""},
+		{"ab", "3 to 63"},
+		{strings.Repeat("a", 64), "3 to 63"},
+		{"MyBucket", "lower-case"},
+		{"my_bucket", "only lower-case letters"},
+		{"-bucket", "start and end"},
+		{"bucket.", "start and end"},
+		{"a..b", "two dots"},
+		{"192.168.1.1", "IP address"},
+		{"xn--abc", "xn--"},
+		{"data-s3alias", "-s3alias"},
+	}
+	for _, tt := range tests {
+		got := checkBucketName(tt.name)
+		if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("checkBucketName(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestAttachment(t *testing.T) {
+	tests := []struct {
+		key  string
+		want string // the file name the browser sees
+	}{
+		{"dir/report.pdf", "report.pdf"},
+		{`we"ird\name.txt`, "we_ird_name.txt"},
+		{"résumé.txt", "résumé.txt"},
+		{"folder/", "folder"},
+		{"..", "download"},
+	}
+	for _, tt := range tests {
+		v := attachment(tt.key)
+		disp, params, err := mime.ParseMediaType(v)
+		if err != nil || disp != "attachment" {
+			t.Errorf("attachment(%q) = %q: not a valid attachment header (%v)", tt.key, v, err)
+			continue
+		}
+		if got := params["filename"]; got != tt.want {
+			t.Errorf("attachment(%q) file name = %q, want %q (header %q)", tt.key, got, tt.want, v)
+		}
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"} {
+		if got := HumanBytes(n); got != want {
+			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// keyLister lists a sorted key set the way the OSCAR client does: pages
+// of at most pageSize keys, the token being the last key (StartAfter).
+type keyLister struct {
+	keys     []string
+	pageSize int
+	calls    int
+}
+
+func (l *keyLister) ListObjects(_ context.Context, _ string, o backends.ListObjectsOptions) (*backends.ObjectList, error) {
+	l.calls++
+	out := &backends.ObjectList{}
+	for _, k := range l.keys {
+		if !strings.HasPrefix(k, o.Prefix) || k <= o.PageToken {
+			continue
+		}
+		if len(out.Objects) == l.pageSize {
+			out.NextPage = out.Objects[len(out.Objects)-1].Key
+			break
+		}
+		out.Objects = append(out.Objects, backends.Object{Key: k})
+	}
+	return out, nil
+}
+
+func TestListDirGroupsFoldersAndPages(t *testing.T) {
+	var keys []string
+	for i := 0; i < 50; i++ {
+		keys = append(keys, fmt.Sprintf("big/%03d.dat", i))
+	}
+	keys = append(keys, "a.txt", "b/", "b/x.txt", "c.txt", "d/e/f.txt", "z.txt", "top/")
+	sort.Strings(keys)
+	l := &keyLister{keys: keys, pageSize: 5}
+
+	// All of it in one page: folders once each, files at this level.
+	got, err := listDir(context.Background(), l, "bk", "", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"b/", "big/", "d/", "top/"}; fmt.Sprint(got.Folders) != fmt.Sprint(want) {
+		t.Errorf("folders = %v, want %v", got.Folders, want)
+	}
+	var files []string
+	for _, f := range got.Files {
+		files = append(files, f.Key)
+	}
+	if want := []string{"a.txt", "c.txt", "z.txt"}; fmt.Sprint(files) != fmt.Sprint(want) {
+		t.Errorf("files = %v, want %v", files, want)
+	}
+	if got.Next != "" {
+		t.Errorf("next = %q on the last page", got.Next)
+	}
+	// The 50 keys of big/ are skipped over, not read page by page.
+	if l.calls > 6 {
+		t.Errorf("%d backend calls for 7 entries; the big folder was not skipped", l.calls)
+	}
+
+	// Pages of 2 entries walk the same entries in order, each once.
+	var walked []string
+	token := ""
+	for i := 0; i < 10; i++ {
+		page, err := listDir(context.Background(), l, "bk", "", token, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		walked = append(walked, page.Folders...)
+		for _, f := range page.Files {
+			walked = append(walked, f.Key)
+		}
+		if page.Next == "" {
+			break
+		}
+		token = page.Next
+	}
+	sort.Strings(walked)
+	if want := []string{"a.txt", "b/", "big/", "c.txt", "d/", "top/", "z.txt"}; fmt.Sprint(walked) != fmt.Sprint(want) {
+		t.Errorf("paged walk = %v, want %v", walked, want)
+	}
+
+	// Inside a folder, its own marker is not listed.
+	sub, err := listDir(context.Background(), l, "bk", "b/", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sub.Folders) != 0 || len(sub.Files) != 1 || sub.Files[0].Key != "b/x.txt" {
+		t.Errorf("b/ = %+v", sub)
+	}
+}
+
+func TestMultipartCSRFPeeksTheFirstField(t *testing.T) {
+	body := "--XX\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\ntok123\r\n" +
+		"--XX\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\r\nhello\r\n--XX--\r\n"
+	e := echo.New()
+	var sawHeader, sawBody string
+	e.POST(FilesUploadPath, func(c echo.Context) error {
+		sawHeader = c.Request().Header.Get("X-CSRF-Token")
+		mr, err := c.Request().MultipartReader()
+		if err != nil {
+			return err
+		}
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			var b strings.Builder
+			fmt.Fprint(&b, p.FormName(), "=")
+			buf := make([]byte, 64)
+			n, _ := p.Read(buf)
+			b.Write(buf[:n])
+			sawBody += b.String() + ";"
+		}
+		return c.NoContent(http.StatusNoContent)
+	}, MultipartCSRF)
+	req := httptest.NewRequest(http.MethodPost, "/files/local/bk/upload", strings.NewReader(body))
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=XX")
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if sawHeader != "tok123" {
+		t.Errorf("X-CSRF-Token = %q, want the first field's value", sawHeader)
+	}
+	if sawBody != "csrf_token=tok123;files=hello;" {
+		t.Errorf("the handler read %q; the body was not left whole", sawBody)
+	}
+}
