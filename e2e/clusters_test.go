@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +143,37 @@ func TestLocalClusterIsListed(t *testing.T) {
 	if strings.Contains(tab.Text("main"), "Remove") {
 		t.Error("the shared local cluster offers Remove")
 	}
+	if p := tab.Problems(); len(p) > 0 {
+		t.Errorf("console errors or CSP violations:\n%s", strings.Join(p, "\n"))
+	}
+}
+
+// TestImportOSCARCLIConfig uploads an oscar-cli config on the clusters
+// page: the basic-auth cluster is imported and answers; the one that
+// needs OpenID Connect is skipped with the reason.
+func TestImportOSCARCLIConfig(t *testing.T) {
+	cluster := oscartest.NewServer(t, oscartest.Options{})
+	app := startApp(t, nil)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfg, []byte("oscar:\n  lab:\n    endpoint: "+cluster.URL+"\n    auth_user: oscar\n    auth_password: oscar-pass\n  egi:\n    endpoint: https://oscar.example.org\n    oidc_refresh_token: R\ndefault: lab\n"), 0o600)
+
+	tab := newTab(t)
+	tab.Visit(app.URL+"/clusters", "clusters")
+	tab.Do(
+		chromedp.Click(chromedp.CSS(`.import summary`)),
+		chromedp.SetUploadFiles(chromedp.ID("config"), []string{cfg}),
+		chromedp.Click(chromedp.CSS(`[data-testid="import-form"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="import-result"]`)),
+	)
+	tab.Screenshot("import-result")
+	if got := tab.Text(`tr[data-cluster="lab"]`); !strings.Contains(got, "imported") {
+		t.Errorf("lab row = %q", got)
+	}
+	if got := tab.Text(`tr[data-cluster="egi"]`); !strings.Contains(got, "OpenID Connect") {
+		t.Errorf("egi row = %q", got)
+	}
+	tab.Visit(app.URL+"/clusters", "clusters-after-import")
+	tab.Do(chromedp.WaitVisible(chromedp.CSS(`tr[data-cluster="lab"] [data-testid="health-ok"]`)))
 	if p := tab.Problems(); len(p) > 0 {
 		t.Errorf("console errors or CSP violations:\n%s", strings.Join(p, "\n"))
 	}

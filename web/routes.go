@@ -36,6 +36,7 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		{http.MethodGet, "/clusters/new", h.ShowNewCluster},
 		{http.MethodPost, "/clusters", h.CreateCluster},
 		{http.MethodPost, "/clusters/test", h.TestCluster},
+		{http.MethodPost, "/clusters/import", h.ImportClustersForm},
 		{http.MethodGet, "/clusters/:name", h.ShowCluster},
 		{http.MethodGet, "/clusters/:name/health", h.ShowClusterHealth},
 		{http.MethodGet, "/clusters/:name/edit", h.ShowEditCluster},

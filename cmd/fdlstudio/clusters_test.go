@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fdlstudio/fdlstudio/store"
+	"github.com/fdlstudio/fdlstudio/store/sqlite"
 )
 
 func TestRunClustersImport(t *testing.T) {
@@ -36,7 +39,7 @@ default: egi
 		wantErr  string
 		notInOut []string
 	}{
-		{name: "import", args: []string{"import", good}, wantCode: 0,
+		{name: "dry run", args: []string{"import", "--dry-run", good}, wantCode: 0,
 			wantOut:  []string{"prod", "https://oscar.egi.eu", "basic (user oscar)", "NO", "egi", "refresh-token", "2 cluster(s)"},
 			notInOut: []string{"TOPSECRET", "REFRESHSECRET"}},
 		{name: "invalid endpoint", args: []string{"import", bad}, wantCode: 1, wantErr: `line 3: cluster "x"`},
@@ -66,5 +69,53 @@ default: egi
 				t.Errorf("stderr = %q, want it to contain %q", errb.String(), tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestClustersImportStores: the import stores the basic-auth cluster for
+// the local user with its password sealed, and says why the OIDC one is
+// skipped in local mode.
+func TestClustersImportStores(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte("oscar:\n  prod:\n    endpoint: https://oscar.example.org\n    auth_user: oscar\n    auth_password: TOPSECRET\n  egi:\n    endpoint: https://oscar2.example.org\n    oidc_refresh_token: R\n"), 0o600)
+	data := filepath.Join(dir, "data")
+	var out, errb bytes.Buffer
+	if code := runClusters(t.Context(), []string{"import", "--data-dir", data, cfg}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"skipped egi: it logs in with OpenID Connect", "1 cluster(s) stored"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// A second import skips what exists.
+	out.Reset()
+	runClusters(t.Context(), []string{"import", "--data-dir", data, cfg}, &out, &errb)
+	if !strings.Contains(out.String(), "skipped prod: you already have a cluster of that name") {
+		t.Errorf("second import:\n%s", out.String())
+	}
+
+	db, err := sqlite.Open(t.Context(), filepath.Join(data, "fdlstudio.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	raw, _ := os.ReadFile(filepath.Join(data, "fdlstudio.db"))
+	if bytes.Contains(raw, []byte("TOPSECRET")) {
+		t.Error("the password is stored in plain text")
+	}
+	key, err := store.LoadOrCreateKey(filepath.Join(data, "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := store.NewSealer(key)
+	u, err := db.UpsertUser(t.Context(), "local", "local", "Local user", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.Clusters(sealer).Get(t.Context(), u.ID, "prod")
+	if err != nil || c.Password != "TOPSECRET" || c.Username != "oscar" || c.Endpoint != "https://oscar.example.org" {
+		t.Fatalf("stored cluster = %+v, %v", c, err)
 	}
 }
