@@ -37,6 +37,8 @@ type Config struct {
 	// LocalCluster runs the embedded local cluster: "auto" (in local
 	// single-user mode only), "on" or "off". See web/local.go.
 	LocalCluster string
+	// Clusters are OSCAR clusters the operator shares with every user.
+	Clusters []ClusterConfig
 
 	// OIDCPreset names a known provider whose issuer and scopes fill in
 	// what OIDCIssuer and OIDCScopes leave empty ("egi").

@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"time"
+	"strings"
 
 	"github.com/fdlstudio/fdlstudio/backends/local"
+	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/store"
 )
 
@@ -55,22 +56,50 @@ func (s *Server) startLocalCluster(ctx context.Context) error {
 		Name: LocalClusterName, Endpoint: lc.Endpoint(), AuthKind: store.AuthBasic,
 		Username: user, Password: pass, Shared: true,
 	})
-	health := &http.Client{Timeout: 3 * time.Second}
-	s.ready = append(s.ready, ReadinessCheck{Name: "cluster " + LocalClusterName, Check: func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, lc.Endpoint()+"/health", nil)
+	s.ready = append(s.ready, ReadinessCheck{Name: "cluster " + LocalClusterName, Check: healthCheck(lc.Endpoint()+"/health", false)})
+	s.log.Info("local cluster is running", slog.String("endpoint", lc.Endpoint()))
+	return nil
+}
+
+// ClusterConfig is an OSCAR cluster the operator configures for every
+// user (the config file's "clusters" list). Its credentials stay on the
+// server; users see its name and endpoint.
+type ClusterConfig struct {
+	Name        string
+	Endpoint    string
+	Username    string
+	Password    string
+	InsecureTLS bool
+}
+
+// addSharedClusters registers the operator's clusters and asks each of
+// them, on /readyz, for its /health.
+func (s *Server) addSharedClusters() {
+	for _, c := range s.cfg.Clusters {
+		s.sharedClusters = append(s.sharedClusters, store.Cluster{
+			Name: c.Name, Endpoint: strings.TrimRight(c.Endpoint, "/"), AuthKind: store.AuthBasic,
+			Username: c.Username, Password: c.Password, InsecureTLS: c.InsecureTLS, Shared: true,
+		})
+		s.ready = append(s.ready, ReadinessCheck{Name: "cluster " + c.Name, Check: healthCheck(strings.TrimRight(c.Endpoint, "/")+"/health", c.InsecureTLS)})
+	}
+}
+
+// healthCheck returns a readiness check that GETs url and wants 200.
+func healthCheck(url string, insecure bool) func(context.Context) error {
+	client := oscar.NewHTTPClient(insecure)
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
 		}
-		resp, err := health.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return err
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET /health: %s", resp.Status)
+			return fmt.Errorf("GET %s: %s", url, resp.Status)
 		}
 		return nil
-	}})
-	s.log.Info("local cluster is running", slog.String("endpoint", lc.Endpoint()))
-	return nil
+	}
 }

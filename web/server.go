@@ -134,6 +134,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		return nil, err
 	}
 
+	s.addSharedClusters()
 	runLocal, err := localClusterEnabled(cfg)
 	if err != nil {
 		return nil, err

@@ -302,3 +302,50 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		t.Error("store still open after shutdown")
 	}
 }
+
+func TestSharedClustersAreReadinessChecked(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("Ok"))
+	}))
+	defer up.Close()
+	cfg := Defaults()
+	cfg.Addr, cfg.DataDir, cfg.LocalCluster = "127.0.0.1:0", t.TempDir(), "off"
+	cfg.Clusters = []ClusterConfig{
+		{Name: "up", Endpoint: up.URL, Username: "u", Password: "p"},
+		{Name: "down", Endpoint: "http://127.0.0.1:1", Username: "u", Password: "p"},
+	}
+	srv, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if len(srv.sharedClusters) != 2 || !srv.sharedClusters[0].Shared {
+		t.Fatalf("shared clusters = %+v", srv.sharedClusters)
+	}
+	rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	var body struct {
+		Checks []struct {
+			Name  string `json:"name"`
+			OK    bool   `json:"ok"`
+			Error string `json:"error"`
+		} `json:"checks"`
+	}
+	json.Unmarshal(rec.Body.Bytes(), &body)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with a down cluster = %d %s", rec.Code, rec.Body)
+	}
+	got := map[string]bool{}
+	for _, c := range body.Checks {
+		got[c.Name] = c.OK
+		if c.Name == "cluster down" && !strings.Contains(c.Error, "connection refused") {
+			t.Errorf("down cluster's error = %q", c.Error)
+		}
+	}
+	if !got["cluster up"] || got["cluster down"] || !got["store"] {
+		t.Errorf("checks = %+v", body.Checks)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -255,7 +256,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (w
 	file := map[string]string{}
 	if path != "" {
 		var err error
-		if file, err = readConfigFile(path); err != nil {
+		if file, cfg.Clusters, err = readConfigFile(path); err != nil {
 			return cfg, err
 		}
 	}
@@ -284,25 +285,27 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (w
 
 func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 
-// readConfigFile reads a YAML mapping of setting names to scalar values.
-// Unknown keys are errors (a typo must not be silently ignored).
-func readConfigFile(path string) (map[string]string, error) {
+// readConfigFile reads a YAML mapping of setting names to scalar values,
+// plus the operator's shared clusters under "clusters". Unknown keys are
+// errors (a typo must not be silently ignored).
+func readConfigFile(path string) (map[string]string, []web.ClusterConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &configError{fmt.Sprintf("config file: %v", err)}
+		return nil, nil, &configError{fmt.Sprintf("config file: %v", err)}
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &configError{fmt.Sprintf("config file %s: %v", path, err)}
+		return nil, nil, &configError{fmt.Sprintf("config file %s: %v", path, err)}
 	}
 	out := map[string]string{}
 	if len(doc.Content) == 0 {
-		return out, nil // empty file
+		return out, nil, nil // empty file
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, &configError{fmt.Sprintf("%s:%d:%d: want a mapping of setting names to values", path, root.Line, root.Column)}
+		return nil, nil, &configError{fmt.Sprintf("%s:%d:%d: want a mapping of setting names to values", path, root.Line, root.Column)}
 	}
+	var shared []web.ClusterConfig
 	known := map[string]bool{}
 	var names []string
 	for _, s := range settings {
@@ -312,13 +315,87 @@ func readConfigFile(path string) (map[string]string, error) {
 	sort.Strings(names)
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
+		if k.Value == "clusters" {
+			if shared, err = readSharedClusters(path, v); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
 		if !known[k.Value] || k.Value == "config" {
-			return nil, &configError{fmt.Sprintf("%s:%d:%d: unknown setting %q (known: %s)", path, k.Line, k.Column, k.Value, strings.Join(names, ", "))}
+			return nil, nil, &configError{fmt.Sprintf("%s:%d:%d: unknown setting %q (known: %s, clusters)", path, k.Line, k.Column, k.Value, strings.Join(names, ", "))}
 		}
 		if v.Kind != yaml.ScalarNode {
-			return nil, &configError{fmt.Sprintf("%s:%d:%d: setting %q wants a single value", path, v.Line, v.Column, k.Value)}
+			return nil, nil, &configError{fmt.Sprintf("%s:%d:%d: setting %q wants a single value", path, v.Line, v.Column, k.Value)}
 		}
 		out[k.Value] = v.Value
+	}
+	return out, shared, nil
+}
+
+// clusterKeys are the keys of one entry of the config file's clusters.
+var clusterKeys = []string{"name", "endpoint", "username", "password", "password-file", "insecure-tls"}
+
+// readSharedClusters reads the operator's clusters: a list of
+// {name, endpoint, username, password | password-file, insecure-tls}.
+// The password is best given as a file, so it stays out of the config.
+func readSharedClusters(path string, n *yaml.Node) ([]web.ClusterConfig, error) {
+	at := func(n *yaml.Node, format string, args ...any) error {
+		return &configError{fmt.Sprintf("%s:%d:%d: clusters: ", path, n.Line, n.Column) + fmt.Sprintf(format, args...)}
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, at(n, "want a list of clusters (- name: ..., endpoint: ...)")
+	}
+	var out []web.ClusterConfig
+	seen := map[string]bool{}
+	for _, item := range n.Content {
+		if item.Kind != yaml.MappingNode {
+			return nil, at(item, "each cluster is a mapping with %s", strings.Join(clusterKeys, ", "))
+		}
+		var c web.ClusterConfig
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			k, v := item.Content[i], item.Content[i+1]
+			if v.Kind != yaml.ScalarNode {
+				return nil, at(v, "%q wants a single value", k.Value)
+			}
+			switch k.Value {
+			case "name":
+				c.Name = v.Value
+			case "endpoint":
+				c.Endpoint = v.Value
+			case "username":
+				c.Username = v.Value
+			case "password":
+				c.Password = v.Value
+			case "password-file":
+				b, err := os.ReadFile(v.Value)
+				if err != nil {
+					return nil, at(v, "password-file: %v", err)
+				}
+				c.Password = strings.TrimSpace(string(b))
+			case "insecure-tls":
+				c.InsecureTLS = v.Value == "true"
+				if v.Value != "true" && v.Value != "false" {
+					return nil, at(v, "insecure-tls wants true or false")
+				}
+			default:
+				return nil, at(k, "unknown key %q (known: %s)", k.Value, strings.Join(clusterKeys, ", "))
+			}
+		}
+		switch {
+		case c.Name == "":
+			return nil, at(item, "a cluster needs a name")
+		case seen[c.Name]:
+			return nil, at(item, "two clusters are called %q", c.Name)
+		case c.Name == web.LocalClusterName:
+			return nil, at(item, "%q is the embedded local cluster's name; pick another", c.Name)
+		case c.Username == "" || c.Password == "":
+			return nil, at(item, "cluster %q needs username and password (or password-file)", c.Name)
+		}
+		if _, err := backends.ValidateEndpoint(c.Endpoint, nil); err != nil {
+			return nil, at(item, "cluster %q: %s", c.Name, backends.MessageOf(err))
+		}
+		seen[c.Name] = true
+		out = append(out, c)
 	}
 	return out, nil
 }

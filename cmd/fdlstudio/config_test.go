@@ -172,3 +172,37 @@ func TestConfigAuthenticationSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigFileSharedClusters(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("addr: 127.0.0.1:9000\nclusters:\n- name: egi-prod\n  endpoint: https://oscar.example.org/\n  username: oscar\n  password-file: "+pw+"\n  insecure-tls: false\n"), 0o600)
+	cfg, err := parseConfig([]string{"--config", good}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Clusters) != 1 || cfg.Clusters[0].Name != "egi-prod" || cfg.Clusters[0].Password != "s3cret" || cfg.Clusters[0].Username != "oscar" {
+		t.Fatalf("clusters = %+v", cfg.Clusters)
+	}
+
+	tests := []struct{ name, yaml, want string }{
+		{"not a list", "clusters: egi\n", ":1:11: clusters: want a list"},
+		{"unknown key", "clusters:\n- name: a\n  endpont: https://x\n", `unknown key "endpont"`},
+		{"bad endpoint", "clusters:\n- name: a\n  endpoint: ftp://x\n  username: u\n  password: p\n", `cluster "a": endpoint "ftp://x": scheme must be http or https`},
+		{"no password", "clusters:\n- name: a\n  endpoint: https://x\n  username: u\n", "needs username and password"},
+		{"local name", "clusters:\n- name: local\n  endpoint: https://x\n  username: u\n  password: p\n", "embedded local cluster"},
+		{"duplicate", "clusters:\n- {name: a, endpoint: 'https://x', username: u, password: p}\n- {name: a, endpoint: 'https://y', username: u, password: p}\n", `two clusters are called "a"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "c.yaml")
+			os.WriteFile(f, []byte(tt.yaml), 0o600)
+			_, err := parseConfig([]string{"--config", f}, env(nil), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
