@@ -140,6 +140,12 @@ func TestSampleWorkflowRunsAndServicesPages(t *testing.T) {
 		t.Errorf("after submitting a job the page is %s, want the job's log", loc)
 	}
 
+	// The Jobs page shows the jobs of both stages.
+	tab.Visit(app.URL+"/jobs?status=Succeeded", "recent-jobs")
+	if got := tab.Text(`[data-testid="recent-jobs-table"]`); !strings.Contains(got, "wc-count") || !strings.Contains(got, "wc-top10") {
+		t.Errorf("recent jobs = %q", got)
+	}
+
 	// Jobs list with the filter.
 	tab.Visit(app.URL+"/services/local/wc-count/jobs?status=Succeeded", "jobs-succeeded")
 	if n := Eval[int](tab, `document.querySelectorAll('[data-testid="jobs-table"] tbody tr').length`); n < 1 {

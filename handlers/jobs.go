@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -292,4 +293,68 @@ func (h *Handler) newestJobSince(ctx context.Context, b *oscar.Client, service s
 		}
 	}
 	return ""
+}
+
+// maxRecentJobs is how many jobs the Jobs page shows.
+const maxRecentJobs = 100
+
+// ShowRecentJobs handles "GET /jobs": the newest jobs of every service on
+// every cluster of the user, optionally only those in one status. Each
+// service's first page of jobs is read side by side (at most 8 at once),
+// within the cluster time bound; services that fail are named.
+func (h *Handler) ShowRecentJobs(c echo.Context) error {
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), clusterTimeout)
+	defer cancel()
+	all, err := h.listAllServices(ctx, u)
+	if err != nil {
+		return err
+	}
+	p := templates.RecentJobsProps{Chrome: h.Chrome(c, "Jobs", "/jobs"), Status: c.QueryParam("status")}
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, 8)
+	)
+	for _, cs := range all {
+		if cs.err != nil {
+			p.Failures = append(p.Failures, Describe(cs.err))
+			continue
+		}
+		b, err := h.backendFor(ctx, cs.cluster)
+		if err != nil {
+			p.Failures = append(p.Failures, Describe(err))
+			continue
+		}
+		for _, s := range cs.services {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				list, err := b.ListJobs(ctx, s.Name, "")
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					p.Failures = append(p.Failures, Describe(err))
+					return
+				}
+				for _, j := range jobRows(list.Jobs, 0) {
+					if p.Status == "" || j.Status == p.Status {
+						p.Jobs = append(p.Jobs, templates.ServiceJob{Cluster: cs.cluster.Name, Service: s.Name, JobRow: j})
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	slices.SortStableFunc(p.Jobs, func(a, b templates.ServiceJob) int { return b.Created.Compare(a.Created) })
+	if len(p.Jobs) > maxRecentJobs {
+		p.Jobs = p.Jobs[:maxRecentJobs]
+	}
+	slices.Sort(p.Failures)
+	return Render(c, http.StatusOK, templates.RecentJobsPage(p))
 }

@@ -44,6 +44,7 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		{http.MethodPost, "/clusters/:name/delete", h.DeleteCluster},
 
 		// Services, their jobs and logs.
+		{http.MethodGet, "/jobs", h.ShowRecentJobs},
 		{http.MethodGet, "/services", h.ShowServices},
 		{http.MethodGet, "/services/:cluster/:name", h.ShowService},
 		{http.MethodGet, "/services/:cluster/:name/last-job", h.ShowLastJob},

@@ -42,10 +42,18 @@ func FindVersityGW(explicit string) (string, error) {
 	if _, err := os.Stat(filepath.Join("bin", "versitygw")); err == nil {
 		return try(filepath.Join("bin", "versitygw"), "./bin")
 	}
+	// Beside the running program: `make run` builds both into bin/.
+	if exe, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(exe), "versitygw"); p != exe {
+			if _, err := os.Stat(p); err == nil {
+				return try(p, "the program's directory")
+			}
+		}
+	}
 	if p, err := exec.LookPath("versitygw"); err == nil {
 		return filepath.Abs(p)
 	}
-	return "", fmt.Errorf("versitygw binary not found (looked at config, FDLSTUDIO_VERSITYGW, ./bin/versitygw and PATH); %s", versitygwHint)
+	return "", fmt.Errorf("versitygw binary not found (looked at config, FDLSTUDIO_VERSITYGW, ./bin/versitygw, beside the program and PATH); %s", versitygwHint)
 }
 
 // gateway supervises a versitygw child process: it starts it, restarts it
