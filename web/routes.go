@@ -61,6 +61,14 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		{http.MethodGet, "/services/:cluster/:name/jobs/:job/log", h.DownloadJobLog},
 		{http.MethodPost, "/services/:cluster/:name/jobs/:job/delete", h.DeleteJob},
 
+		// Service form. Static segments win in Echo, so /services/new and
+		// /services/preview are not taken for a :cluster.
+		{http.MethodGet, "/services/new", h.ShowNewService},
+		{http.MethodPost, "/services", h.CreateService},
+		{http.MethodPost, "/services/preview", h.PreviewService},
+		{http.MethodGet, "/services/:cluster/:name/edit", h.ShowEditService},
+		{http.MethodPost, "/services/:cluster/:name", h.UpdateService},
+
 		// Sample workflows.
 		{http.MethodPost, "/samples/:name/deploy", h.DeploySample},
 

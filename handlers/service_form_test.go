@@ -1,0 +1,672 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/net/html"
+
+	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/oscar"
+	"github.com/fdlstudio/fdlstudio/backends/oscar/oscartest"
+	"github.com/fdlstudio/fdlstudio/store"
+)
+
+// noClusters is a user with no clusters of their own.
+type noClusters struct{}
+
+func (noClusters) List(context.Context, int64) ([]store.Cluster, error) { return nil, nil }
+func (noClusters) Get(context.Context, int64, string) (store.Cluster, error) {
+	return store.Cluster{}, store.ErrNotFound
+}
+func (noClusters) Create(_ context.Context, c store.Cluster) (store.Cluster, error) { return c, nil }
+func (noClusters) Update(context.Context, string, store.Cluster) error              { return nil }
+func (noClusters) Delete(context.Context, int64, string) error                      { return nil }
+
+// formEnv is the service form's routes on an Echo instance, with the
+// spec-checked OSCAR test server as the shared cluster "local".
+type formEnv struct {
+	t       *testing.T
+	e       *echo.Echo
+	cluster *oscartest.Server
+	client  *oscar.Client
+}
+
+func newFormEnv(t *testing.T) *formEnv {
+	t.Helper()
+	cl := oscartest.NewServer(t, oscartest.Options{})
+	h := New(Deps{
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Clusters: noClusters{},
+		SharedClusters: []store.Cluster{{
+			Name: "local", Endpoint: cl.URL, AuthKind: store.AuthBasic, Username: "oscar", Password: "oscar-pass", Shared: true,
+		}},
+	})
+	e := echo.New()
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		status := http.StatusInternalServerError
+		var hs interface{ HTTPStatus() int }
+		var he *echo.HTTPError
+		if errors.As(err, &hs) {
+			status = hs.HTTPStatus()
+		} else if errors.As(err, &he) {
+			status = he.Code
+		}
+		_ = c.String(status, err.Error())
+	}
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			u := &auth.User{ID: 1, Name: "Tester", Mode: auth.ModeLocal}
+			c.SetRequest(c.Request().WithContext(auth.WithUser(c.Request().Context(), u)))
+			return next(c)
+		}
+	})
+	e.GET("/services/new", h.ShowNewService)
+	e.POST("/services", h.CreateService)
+	e.POST("/services/preview", h.PreviewService)
+	e.GET("/services/:cluster/:name/edit", h.ShowEditService)
+	e.POST("/services/:cluster/:name", h.UpdateService)
+	client, err := oscar.New(oscar.Config{Name: "local", Endpoint: cl.URL, Username: "oscar", Password: "oscar-pass"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &formEnv{t: t, e: e, cluster: cl, client: client}
+}
+
+func (env *formEnv) do(method, target string, form url.Values, htmx bool) *httptest.ResponseRecorder {
+	env.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, target, body)
+	if form != nil {
+		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationForm)
+	}
+	if htmx {
+		req.Header.Set("HX-Request", "true")
+	}
+	rec := httptest.NewRecorder()
+	env.e.ServeHTTP(rec, req)
+	return rec
+}
+
+// fullService sets every field a user may write.
+func fullService() *backends.Service {
+	return &backends.Service{
+		Name: "full", Image: "ghcr.io/grycap/full:1.0", Script: "#!/bin/sh\necho hello\n",
+		Memory: "1Gi", CPU: "0.5", TotalMemory: "4Gi", TotalCPU: "2", EphemeralStorageRequest: "2Gi",
+		EnableGPU: true, EnableSGX: true, ImagePrefetch: true,
+		Synchronous: &backends.Synchronous{MinScale: 1, MaxScale: 5},
+		Expose: &backends.Expose{
+			MinScale: 1, MaxScale: 3, APIPort: []int{8080, 9090}, CPUThreshold: 70, RewriteTarget: true,
+			NodePort: []int{30080}, DefaultCommand: true, SetAuth: true, AuthType: "basic", HealthPath: "/health", ProbeMode: "direct",
+		},
+		LogLevel: "DEBUG", Alpine: true, FileStageIn: true,
+		Input: []backends.StorageIOConfig{{StorageProvider: "minio.default", Path: "full/in", Prefix: []string{"img-"}, Suffix: []string{".jpg"}}},
+		Output: []backends.StorageIOConfig{
+			{StorageProvider: "minio.default", Path: "full/out", Suffix: []string{".png", ".txt"}},
+			{StorageProvider: "s3.aws", Path: "results/full"},
+		},
+		Mount:            &backends.StorageIOConfig{StorageProvider: "minio.default", Path: "full/data", Options: "--read-only"},
+		Volume:           &backends.VolumeConfig{Name: "vol", Size: "1Gi", MountPath: "/data", LifecyclePolicy: "retain"},
+		ImagePullSecrets: []string{"regcred", "other"},
+		Environment: &backends.Environment{
+			Variables: map[string]string{"A": "1", "GREETING": "hello world"},
+			Secrets:   map[string]string{"API_TOKEN": "s3cr3t-value"},
+		},
+		Annotations:       map[string]string{"example.org/owner": "team-a"},
+		Labels:            map[string]string{"tier": "gold"},
+		VO:                "vo.example.eu",
+		Visibility:        "restricted",
+		AllowedUsers:      []string{"u1@egi.eu", "u2@egi.eu"},
+		IsolationLevel:    "USER",
+		InterlinkNodeName: "vk-node",
+		StorageProviders: &backends.StorageProviders{
+			S3: map[string]backends.S3Provider{"aws": {AccessKey: "AKIA", SecretKey: "shh", Region: "eu-west-1"}},
+		},
+		Clusters: map[string]backends.ClusterRef{"other": {Endpoint: "https://oscar.example.org", AuthUser: "u", AuthPassword: "p", SSLVerify: true}},
+		Federation: &backends.Federation{
+			GroupID: "g1", Topology: "star", Delegation: "static", ReschedulerThreshold: 30,
+			Members: []backends.Replica{{Type: "oscar", ClusterID: "other", ServiceName: "full", Priority: 1}},
+		},
+		Kserve: json.RawMessage(`{"type":"inference","storage_uri":"s3://models/m"}`),
+		Extra:  map[string]json.RawMessage{"future_key": json.RawMessage(`{"x":1}`)},
+	}
+}
+
+// fullForm is fullService as a browser posts the form (the parts without
+// fields ride in the carry).
+func fullForm() url.Values {
+	s := fullService()
+	carry, _ := json.Marshal(backends.Service{StorageProviders: s.StorageProviders, Clusters: s.Clusters, Federation: s.Federation, Kserve: s.Kserve, Extra: s.Extra})
+	return url.Values{
+		"cluster": {"local"}, "name": {"full"}, "image": {"ghcr.io/grycap/full:1.0"}, "script": {"#!/bin/sh\r\necho hello"},
+		"log_level": {"DEBUG"}, "alpine": {"on"},
+		"cpu": {"0.5"}, "memory": {"1Gi"}, "total_cpu": {"2"}, "total_memory": {"4Gi"}, "ephemeral_storage_request": {"2Gi"},
+		"enable_gpu": {"on"}, "enable_sgx": {"on"}, "image_prefetch": {"on"},
+		"synchronous.min_scale": {"1"}, "synchronous.max_scale": {"5"},
+		"input.n": {"2"}, "input[0].storage_provider": {"minio.default"}, "input[0].path": {"full/in"}, "input[0].prefix": {"img-"}, "input[0].suffix": {".jpg"},
+		"input[1].storage_provider": {""}, // a blank row added and left empty
+		"output.n":                  {"2"}, "output[0].storage_provider": {"minio.default"}, "output[0].path": {"full/out"}, "output[0].suffix": {".png, .txt"},
+		"output[1].storage_provider": {"s3.aws"}, "output[1].path": {"results/full"},
+		"environment.variables.n": {"2"}, "environment.variables[0].key": {"A"}, "environment.variables[0].value": {"1"},
+		"environment.variables[1].key": {"GREETING"}, "environment.variables[1].value": {"hello world"},
+		"environment.secrets.n": {"1"}, "environment.secrets[0].key": {"API_TOKEN"}, "environment.secrets[0].value": {"s3cr3t-value"},
+		"visibility": {"restricted"}, "allowed_users": {"u1@egi.eu\r\nu2@egi.eu\r\n"}, "vo": {"vo.example.eu"}, "isolation_level": {"USER"},
+		"expose.api_port": {"8080, 9090"}, "expose.nodePort": {"30080"}, "expose.min_scale": {"1"}, "expose.max_scale": {"3"},
+		"expose.cpu_threshold": {"70"}, "expose.rewrite_target": {"on"}, "expose.default_command": {"on"}, "expose.set_auth": {"on"},
+		"expose.auth_type": {"basic"}, "expose.health_path": {"/health"}, "expose.probe_mode": {"direct"},
+		"annotations.n": {"1"}, "annotations[0].key": {"example.org/owner"}, "annotations[0].value": {"team-a"},
+		"labels.n": {"1"}, "labels[0].key": {"tier"}, "labels[0].value": {"gold"},
+		"image_pull_secrets":     {"regcred, other"},
+		"mount.storage_provider": {"minio.default"}, "mount.path": {"full/data"}, "mount.options": {"--read-only"},
+		"volume.name": {"vol"}, "volume.size": {"1Gi"}, "volume.mount_path": {"/data"}, "volume.lifecycle_policy": {"retain"},
+		"file_stage_in": {"on"}, "interlink_node_name": {"vk-node"},
+		"carry": {string(carry)},
+	}
+}
+
+// canon compares services as the cluster reads them (JSON), ignoring key
+// order inside raw blocks.
+func canon(t *testing.T, s *backends.Service) any {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func withSecret(s *backends.Service, v string) *backends.Service {
+	env := *s.Environment
+	env.Secrets = map[string]string{"API_TOKEN": v}
+	s.Environment = &env
+	return s
+}
+
+func diffJSON(t *testing.T, got, want *backends.Service) string {
+	g, w := canon(t, got), canon(t, want)
+	if reflect.DeepEqual(g, w) {
+		return ""
+	}
+	gb, _ := json.MarshalIndent(g, "", " ")
+	wb, _ := json.MarshalIndent(w, "", " ")
+	return "got:\n" + string(gb) + "\nwant:\n" + string(wb)
+}
+
+// elementByID parses page and returns the element with the given id.
+func elementByID(t *testing.T, page, id string) *html.Node {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *html.Node
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if found != nil {
+			return
+		}
+		if n.Type == html.ElementNode && attr(n, "id") == id {
+			found = n
+			return
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if found == nil {
+		t.Fatalf("no element #%s in:\n%s", id, page)
+	}
+	return found
+}
+
+func attr(n *html.Node, name string) string {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func hasAttr(n *html.Node, name string) bool {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return true
+		}
+	}
+	return false
+}
+
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return b.String()
+}
+
+// formValues reads the controls of the form in page as a browser would
+// submit them (no button pressed, no file chosen).
+func formValues(t *testing.T, page string) url.Values {
+	t.Helper()
+	form := elementByID(t, page, "service-form")
+	v := url.Values{}
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && attr(n, "name") != "" {
+			name := attr(n, "name")
+			switch n.Data {
+			case "input":
+				switch attr(n, "type") {
+				case "submit", "button", "file":
+				case "checkbox", "radio":
+					if hasAttr(n, "checked") {
+						v.Add(name, cmpOrValue(attr(n, "value"), hasAttr(n, "value"), "on"))
+					}
+				default:
+					v.Add(name, attr(n, "value"))
+				}
+			case "textarea":
+				v.Add(name, textOf(n))
+			case "select":
+				var first, sel string
+				var gotFirst, gotSel bool
+				var opts func(*html.Node)
+				opts = func(o *html.Node) {
+					if o.Type == html.ElementNode && o.Data == "option" {
+						if !gotFirst {
+							first, gotFirst = attr(o, "value"), true
+						}
+						if hasAttr(o, "selected") && !gotSel {
+							sel, gotSel = attr(o, "value"), true
+						}
+					}
+					for c := o.FirstChild; c != nil; c = c.NextSibling {
+						opts(c)
+					}
+				}
+				opts(n)
+				if gotSel {
+					v.Add(name, sel)
+				} else {
+					v.Add(name, first)
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(form)
+	return v
+}
+
+func cmpOrValue(v string, has bool, def string) string {
+	if has {
+		return v
+	}
+	return def
+}
+
+// TestServiceFormToYAML: every field of the form lands in the YAML pane,
+// which reads back as the same service; secret values never appear.
+func TestServiceFormToYAML(t *testing.T) {
+	env := newFormEnv(t)
+	rec := env.do(http.MethodPost, "/services/preview", fullForm(), true)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("preview: %d\n%s", rec.Code, rec.Body)
+	}
+	page := rec.Body.String()
+	if strings.Contains(page, `id="service-form"`) {
+		t.Error("the htmx preview answered with the whole form, want the YAML pane only")
+	}
+	text := textOf(elementByID(t, page, "sf-yaml-text"))
+	if strings.Contains(text, "s3cr3t-value") || strings.Contains(page, "s3cr3t-value") {
+		t.Errorf("the secret value is in the YAML pane:\n%s", text)
+	}
+	if !strings.Contains(text, "functions:\n  oscar:\n    - local:\n        name: full\n") {
+		t.Errorf("YAML does not start with the service under functions.oscar[0].local:\n%s", text)
+	}
+	if !strings.Contains(text, "script: |\n          #!/bin/sh\n          echo hello\n") {
+		t.Errorf("the script is not a literal block with LF line ends:\n%s", text)
+	}
+	cluster, got, diags, err := parseServiceYAML([]byte(text))
+	if err != nil {
+		t.Fatalf("the pane's YAML does not read back: %v %v\n%s", err, diags, text)
+	}
+	if cluster != "local" {
+		t.Errorf("cluster = %q, want local", cluster)
+	}
+	if d := diffJSON(t, got, withSecret(fullService(), "")); d != "" {
+		t.Errorf("form → YAML → service differs:\n%s", d)
+	}
+	if !strings.Contains(page, `data-testid="sf-yaml-ok"`) {
+		// Only warnings may remain (a secret, plain-text keys): list them.
+		for _, d := range diags {
+			if d.Severity.String() == "error" {
+				t.Errorf("unexpected diagnostic: %v", d)
+			}
+		}
+	}
+}
+
+// TestServiceYAMLToFormToCluster: "Apply YAML" fills every field of the
+// form; the form as the browser then submits it creates the same service
+// on the cluster, the secret typed earlier kept.
+func TestServiceYAMLToFormToCluster(t *testing.T) {
+	env := newFormEnv(t)
+	y, err := serviceYAML("local", fullService())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The form holds the secret typed earlier; the YAML shows it blank.
+	post := url.Values{
+		"cluster": {"local"}, "op": {"apply-yaml"}, "yaml": {string(y)},
+		"environment.secrets.n": {"1"}, "environment.secrets[0].key": {"API_TOKEN"}, "environment.secrets[0].value": {"s3cr3t-value"},
+	}
+	rec := env.do(http.MethodPost, "/services/preview", post, false)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("apply: %d\n%s", rec.Code, rec.Body)
+	}
+	page := rec.Body.String()
+	if strings.Contains(page, `data-testid="sf-yaml-error"`) {
+		t.Fatalf("the YAML was refused:\n%s", textOf(elementByID(t, page, "sf-diags")))
+	}
+	form := formValues(t, page)
+	for key, want := range map[string]string{
+		"memory": "1Gi", "cpu": "0.5", "expose.api_port": "8080, 9090", "output[1].storage_provider": "s3.aws",
+		"visibility": "restricted", "allowed_users": "u1@egi.eu\nu2@egi.eu", "mount.options": "--read-only",
+		"environment.variables[1].value": "hello world", "volume.lifecycle_policy": "retain",
+	} {
+		if got := form.Get(key); got != want {
+			t.Errorf("form field %s = %q, want %q", key, got, want)
+		}
+	}
+	rec = env.do(http.MethodPost, "/services", form, false)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", rec.Code, rec.Body)
+	}
+	if loc := rec.Header().Get("Location"); loc != "/services/local/full" {
+		t.Errorf("redirect to %q, want /services/local/full", loc)
+	}
+	got, err := env.client.GetService(context.Background(), "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Token, got.Owner = "", ""
+	if d := diffJSON(t, got, fullService()); d != "" {
+		t.Errorf("YAML → form → cluster differs:\n%s", d)
+	}
+}
+
+// TestServiceFormFieldErrors: mistakes are shown next to their field,
+// with the YAML's line:col; nothing reaches the cluster.
+func TestServiceFormFieldErrors(t *testing.T) {
+	env := newFormEnv(t)
+	form := fullForm()
+	form.Set("memory", "lots")
+	form.Set("expose.max_scale", "three")
+	form.Set("output[1].storage_provider", "s3.undeclared")
+	form.Set("environment.variables[1].key", "A")
+	rec := env.do(http.MethodPost, "/services", form, false)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("create with mistakes: %d, want 422", rec.Code)
+	}
+	page := rec.Body.String()
+	for id, want := range map[string]string{
+		"sf-memory-error":                      `"lots" is not a Kubernetes quantity`,
+		"sf-expose-max-scale-error":            `"three" is not a whole number`,
+		"sf-output-1-storage-provider-error":   "s3.undeclared is not declared",
+		"sf-environment-variables-1-key-error": `"A" is already set above`,
+		"sf-yaml-text":                         "memory: lots",
+		"sf-diags":                             "functions.oscar[0].local.memory",
+	} {
+		if got := textOf(elementByID(t, page, id)); !strings.Contains(got, want) {
+			t.Errorf("#%s = %q, want it to contain %q", id, got, want)
+		}
+	}
+	if in := elementByID(t, page, "sf-memory"); attr(in, "aria-invalid") != "true" || !strings.Contains(attr(in, "aria-describedby"), "sf-memory-error") {
+		t.Errorf("memory input is not marked invalid for screen readers: %v", in.Attr)
+	}
+	// The diagnostic says where in the YAML, and links to the field.
+	diags := textOf(elementByID(t, page, "sf-diags"))
+	line := 1 + strings.Count(strings.Split(textOf(elementByID(t, page, "sf-yaml-text")), "memory: lots")[0], "\n")
+	if want := strconv.Itoa(line) + ":17"; !strings.Contains(diags, want) {
+		t.Errorf("diagnostics %q do not give memory's position %s", diags, want)
+	}
+	if !strings.Contains(page, `href="#sf-memory"`) {
+		t.Error("the memory diagnostic does not link to its field")
+	}
+	if _, err := env.client.GetService(context.Background(), "full"); err == nil {
+		t.Error("the service was created despite the errors")
+	}
+}
+
+// TestServiceFormRowsWithoutJS: "Add" and "Remove" are submit buttons;
+// without htmx they answer with the whole page, one row more or less,
+// the new row focused; with htmx, the form body only.
+func TestServiceFormRowsWithoutJS(t *testing.T) {
+	env := newFormEnv(t)
+	form := fullForm()
+	form.Set("op", "add:output")
+	rec := env.do(http.MethodPost, "/services/preview", form, false)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("add row: %d", rec.Code)
+	}
+	page := rec.Body.String()
+	if !strings.Contains(page, "<html") {
+		t.Error("without htmx the answer is not a whole page")
+	}
+	values := formValues(t, page)
+	if values.Get("output.n") != "3" || values.Get("output[1].path") != "results/full" {
+		t.Errorf("after add: output.n=%q output[1].path=%q", values.Get("output.n"), values.Get("output[1].path"))
+	}
+	if !hasAttr(elementByID(t, page, "sf-output-2-storage-provider"), "autofocus") {
+		t.Error("the new row is not focused")
+	}
+
+	form = fullForm()
+	form.Set("op", "remove:output:0")
+	rec = env.do(http.MethodPost, "/services/preview", form, true)
+	page = rec.Body.String()
+	if strings.Contains(page, "<html") || !strings.Contains(page, `id="sf-body"`) {
+		t.Error("with htmx the answer is not the form body")
+	}
+	values = formValues(t, `<form id="service-form">`+page+`</form>`)
+	if values.Get("output.n") != "1" || values.Get("output[0].path") != "results/full" {
+		t.Errorf("after remove: output.n=%q output[0].path=%q", values.Get("output.n"), values.Get("output[0].path"))
+	}
+
+	form.Set("op", "remove:output:x")
+	if rec := env.do(http.MethodPost, "/services/preview", form, true); rec.Code != http.StatusBadRequest {
+		t.Errorf("a made-up op answered %d, want 400", rec.Code)
+	}
+}
+
+// TestServiceFormBadYAML: YAML that is not an FDL, or holds errors, is
+// not applied; the form keeps what it had and the reason is shown.
+func TestServiceFormBadYAML(t *testing.T) {
+	env := newFormEnv(t)
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"not yaml", "functions: [\n", "not YAML"},
+		{"not an fdl", "apiVersion: v1\nkind: Pod\n", "Kubernetes manifest"},
+		{"two services", "functions:\n  oscar:\n    - local: {name: a, image: i, script: \"x\\n\"}\n    - local: {name: b, image: i, script: \"x\\n\"}\n", "exactly one service"},
+		{"invalid", "functions:\n  oscar:\n    - local:\n        name: Bad_Name\n        image: i\n        script: |\n          echo\n", "must be lowercase"},
+		{"other cluster", "functions:\n  oscar:\n    - elsewhere:\n        name: ok\n        image: i\n        script: |\n          echo\n", "not one of your clusters"},
+		{"alias bomb", "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nfunctions: {oscar: [{local: {name: x, image: *g, script: x}}]}\n", "aliases expand"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			form := fullForm()
+			form.Set("op", "apply-yaml")
+			form.Set("yaml", tt.yaml)
+			rec := env.do(http.MethodPost, "/services/preview", form, true)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("apply: %d", rec.Code)
+			}
+			page := rec.Body.String()
+			if got := textOf(elementByID(t, page, "sf-diags")); !strings.Contains(got, tt.want) {
+				t.Errorf("diagnostics = %q, want %q", got, tt.want)
+			}
+			if got := textOf(elementByID(t, page, "sf-yaml-text")); got != tt.yaml {
+				t.Errorf("the user's YAML was replaced by %q", got)
+			}
+			if got := attr(elementByID(t, page, "sf-memory"), "value"); got != "1Gi" {
+				t.Errorf("the form changed: memory = %q", got)
+			}
+		})
+	}
+}
+
+// TestServiceEditKeepsSecretsHidden: the edit page never sends a stored
+// secret to the browser; saving with it left empty sends it blank, which
+// OSCAR reads as "keep", while the changed memory is saved.
+func TestServiceEditKeepsSecretsHidden(t *testing.T) {
+	env := newFormEnv(t)
+	if err := env.client.CreateService(context.Background(), fullService()); err != nil {
+		t.Fatal(err)
+	}
+	rec := env.do(http.MethodGet, "/services/local/full/edit", nil, false)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("edit page: %d\n%s", rec.Code, rec.Body)
+	}
+	page := rec.Body.String()
+	if strings.Contains(page, "s3cr3t-value") {
+		t.Fatal("the edit page contains the stored secret value")
+	}
+	if !strings.Contains(page, "stored; leave empty to keep") {
+		t.Error("the secret row does not say its value is kept")
+	}
+	if in := elementByID(t, page, "sf-name"); !hasAttr(in, "readonly") {
+		t.Error("the name can be changed when editing")
+	}
+	form := formValues(t, page)
+	if form.Get("memory") != "1Gi" || form.Get("environment.secrets[0].key") != "API_TOKEN" {
+		t.Fatalf("edit form: memory=%q secret=%q", form.Get("memory"), form.Get("environment.secrets[0].key"))
+	}
+	form.Set("memory", "2Gi")
+	rec = env.do(http.MethodPost, "/services/local/full", form, false)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("update: %d\n%s", rec.Code, rec.Body)
+	}
+	got, err := env.client.GetService(context.Background(), "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Memory != "2Gi" {
+		t.Errorf("memory after update = %q, want 2Gi", got.Memory)
+	}
+	if v, ok := got.Environment.Secrets["API_TOKEN"]; !ok || v != "" {
+		t.Errorf("secret sent as %q (present %v), want blank (keep)", v, ok)
+	}
+	got.Token, got.Owner, got.Memory = "", "", "1Gi"
+	if d := diffJSON(t, got, withSecret(fullService(), "")); d != "" {
+		t.Errorf("the edit changed more than memory:\n%s", d)
+	}
+
+	// An edit post for another address than its own is refused.
+	if rec := env.do(http.MethodPost, "/services/local/other", form, false); rec.Code != http.StatusBadRequest {
+		t.Errorf("mismatched edit answered %d, want 400", rec.Code)
+	}
+	// A new secret needs a value even when editing.
+	form.Set("environment.secrets.n", "2")
+	form.Set("environment.secrets[1].key", "NEW")
+	rec = env.do(http.MethodPost, "/services/local/full", form, false)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(textOf(elementByID(t, rec.Body.String(), "sf-environment-secrets-1-value-error")), "value") {
+		t.Errorf("new secret without value: %d", rec.Code)
+	}
+}
+
+// TestServiceCreateRefusedByCluster: the cluster's own message is shown
+// beside the form, naming the cluster.
+func TestServiceCreateRefusedByCluster(t *testing.T) {
+	env := newFormEnv(t)
+	if err := env.client.CreateService(context.Background(), fullService()); err != nil {
+		t.Fatal(err)
+	}
+	rec := env.do(http.MethodPost, "/services", fullForm(), false)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("duplicate create: %d, want 422", rec.Code)
+	}
+	page := rec.Body.String()
+	msg := textOf(elementByID(t, page, "service-form"))
+	if !strings.Contains(msg, `OSCAR cluster "local"`) || !strings.Contains(msg, "already exists") {
+		t.Errorf("refusal not shown: %q", msg)
+	}
+	// The typed secret is not lost on a refused submit.
+	if got := formValues(t, page).Get("environment.secrets[0].value"); got != "s3cr3t-value" {
+		t.Errorf("secret after refusal = %q", got)
+	}
+	form := fullForm()
+	form.Set("cluster", "not-mine")
+	form.Set("name", "other")
+	rec = env.do(http.MethodPost, "/services", form, false)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(textOf(elementByID(t, rec.Body.String(), "sf-cluster-error")), "Choose one of your clusters") {
+		t.Errorf("unknown cluster: %d", rec.Code)
+	}
+}
+
+// TestNewServicePicksCluster: ?cluster= preselects one of the user's
+// clusters; an unknown one falls back to the first.
+func TestNewServicePicksCluster(t *testing.T) {
+	env := newFormEnv(t)
+	for _, q := range []string{"?cluster=local", "?cluster=nope", ""} {
+		rec := env.do(http.MethodGet, "/services/new"+q, nil, false)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("new%s: %d", q, rec.Code)
+		}
+		if got := formValues(t, rec.Body.String()).Get("cluster"); got != "local" {
+			t.Errorf("new%s: cluster = %q", q, got)
+		}
+	}
+}
+
+func TestReadScriptFile(t *testing.T) {
+	open := func(s string) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(s)), nil }
+	}
+	tests := []struct {
+		name, in, want, msg string
+		size                int64
+	}{
+		{"crlf", "echo a\r\necho b", "echo a\necho b\n", "", 14},
+		{"binary", "\x00\x01", "", "not UTF-8 text", 2},
+		{"latin1", "caf\xe9", "", "not UTF-8 text", 4},
+		{"too big", "x", "", "at most", maxScriptBytes + 1},
+	}
+	for _, tt := range tests {
+		got, msg := readScriptFile(tt.size, open(tt.in))
+		if got != tt.want || (tt.msg == "") != (msg == "") || !strings.Contains(msg, tt.msg) {
+			t.Errorf("%s: got %q, %q; want %q, %q", tt.name, got, msg, tt.want, tt.msg)
+		}
+	}
+}
