@@ -126,6 +126,28 @@ func TestSampleWorkflowRunsAndServicesPages(t *testing.T) {
 	if got := tab.Text(`[data-testid="job-status"]`); !strings.Contains(got, "Succeeded") {
 		t.Errorf("job status = %q", got)
 	}
+	first := Eval[string](tab, `location.pathname`)
+
+	// Re-run it with the same input: a new job reads in/story.txt again.
+	tab.Do(chromedp.Click(chromedp.CSS(`[data-testid="rerun"]`)))
+	var again string
+	for i := 0; i < 50 && (again == "" || again == first); i++ {
+		time.Sleep(100 * time.Millisecond)
+		again = Eval[string](tab, `location.pathname`)
+	}
+	if again == first || !strings.HasPrefix(again, "/services/local/wc-count/jobs/") {
+		t.Fatalf("re-run landed on %s (first job %s)", again, first)
+	}
+	// The new job may still be starting: reload until its log is there.
+	var log string
+	for i := 0; i < 50 && !strings.Contains(log, "in/story.txt"); i++ {
+		tab.Visit(app.URL+again, "rerun-log")
+		log = Eval[string](tab, `(document.querySelector('[data-testid="job-log"]') || {}).innerText || ""`)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(log, "in/story.txt") {
+		t.Errorf("re-run log = %q, want it to read in/story.txt", log)
+	}
 
 	// Invoke asynchronously: lands on the new job's log.
 	tab.Visit(app.URL+"/services/local/wc-count/invoke", "invoke")

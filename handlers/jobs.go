@@ -247,8 +247,7 @@ func (h *Handler) RunService(c echo.Context) error {
 }
 
 // SubmitJob handles "POST /services/:cluster/:name/jobs": an asynchronous
-// invocation. OSCAR does not say which job it started, so the newest job
-// created since the submission is opened; failing that, the jobs list.
+// invocation; the user lands on the new job's log.
 func (h *Handler) SubmitJob(c echo.Context) error {
 	cl, b, err := h.serviceBackend(c)
 	if err != nil {
@@ -260,16 +259,23 @@ func (h *Handler) SubmitJob(c echo.Context) error {
 		return err
 	}
 	defer payload.Close()
+	return h.submitAndOpen(c, cl.Name, b, name, payload)
+}
+
+// submitAndOpen submits a job and opens its log. OSCAR does not say which
+// job it started, so the newest job created since the submission is
+// opened; failing that, the jobs list.
+func (h *Handler) submitAndOpen(c echo.Context, cluster string, b *oscar.Client, service string, body io.Reader) error {
 	submitted := time.Now().Add(-2 * time.Second) // tolerate clock skew
 	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultMutateTimeout)
 	defer cancel()
-	if err := b.SubmitJob(ctx, name, payload); err != nil {
+	if err := b.SubmitJob(ctx, service, body); err != nil {
 		return err
 	}
-	if job := h.newestJobSince(ctx, b, name, submitted); job != "" {
-		return c.Redirect(http.StatusSeeOther, jobsURL(cl.Name, name)+"/"+urlPathEscape(job))
+	if job := h.newestJobSince(ctx, b, service, submitted); job != "" {
+		return c.Redirect(http.StatusSeeOther, jobsURL(cluster, service)+"/"+urlPathEscape(job))
 	}
-	return c.Redirect(http.StatusSeeOther, jobsURL(cl.Name, name)+"?notice="+urlQueryEscape("Job submitted."))
+	return c.Redirect(http.StatusSeeOther, jobsURL(cluster, service)+"?notice="+urlQueryEscape("Job submitted."))
 }
 
 // newestJobSince polls briefly for a job created after t.

@@ -60,6 +60,7 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		{http.MethodGet, "/services/:cluster/:name/jobs/:job", h.ShowJobLog},
 		{http.MethodGet, "/services/:cluster/:name/jobs/:job/log", h.DownloadJobLog},
 		{http.MethodPost, "/services/:cluster/:name/jobs/:job/delete", h.DeleteJob},
+		{http.MethodPost, "/services/:cluster/:name/jobs/:job/rerun", h.RerunJob},
 
 		// Service form. Static segments win in Echo, so /services/new and
 		// /services/preview are not taken for a :cluster.
