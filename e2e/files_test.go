@@ -159,6 +159,10 @@ func TestFilesBrowseUploadDownloadDelete(t *testing.T) {
 	// The listing refreshes by itself (htmx) once the uploads are done.
 	tab.Do(chromedp.WaitVisible(chromedp.CSS(`tr[data-key="docs/c.csv"]`)))
 	tab.Screenshot("uploaded")
+	Eval[bool](tab, `(document.documentElement.setAttribute("data-theme", "dark"), true)`)
+	time.Sleep(300 * time.Millisecond) // let the colour transitions finish
+	tab.Screenshot("uploaded-dark")
+	Eval[bool](tab, `(document.documentElement.removeAttribute("data-theme"), true)`)
 	if got := tab.Text(`tr[data-key="docs/b.bin"] .files-num`); got != "3.0 MiB" {
 		t.Errorf("size of b.bin = %q, want 3.0 MiB", got)
 	}
@@ -170,6 +174,12 @@ func TestFilesBrowseUploadDownloadDelete(t *testing.T) {
 	tab.Do(chromedp.Click(chromedp.CSS(`tr[data-folder="docs/"] a.files-folder`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-key="docs/a.txt"]`)))
 	tab.Screenshot("folder")
+	// Page weight: the JS and CSS this page loads, as sent (gzip).
+	weight := Eval[float64](tab, `performance.getEntriesByType("resource").filter(e => /\.(js|css)$/.test(new URL(e.name).pathname)).reduce((n, e) => n + e.encodedBodySize, 0)`)
+	if weight <= 0 || weight > 60<<10 {
+		t.Errorf("the folder page loads %.0f bytes of JS and CSS, want under 60 KiB", weight)
+	}
+	t.Logf("folder page: %.1f KiB of JS and CSS (gzip)", weight/1024)
 
 	// Download one file: same bytes, its type, a safe file name.
 	status, ctype, disp, body := fetchBase64(tab, "/files/local/e2e-files/download?key="+url.QueryEscape("docs/b.bin"))
@@ -330,6 +340,30 @@ func TestFilesUploadWithoutJavaScript(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("upload without a CSRF token: %s, want 403", resp.Status)
+	}
+
+	// A cluster that is down is named, with the cause, where its
+	// buckets would be; the rest of the page works.
+	form = url.Values{"csrf_token": {token("/clusters/new")}, "name": {"gone"}, "endpoint": {"http://127.0.0.1:1"},
+		"auth_kind": {"basic"}, "username": {"oscar"}, "password": {"x"}}
+	resp, err = hc.PostForm(app.URL+"/clusters", form)
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("register a down cluster: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	for _, page := range []string{"/files/gone", "/files/gone/data?prefix="} {
+		resp, err = hc.Get(app.URL + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !regexp.MustCompile(`data-testid="(buckets|objects)-error">[^<]*gone[^<]*unreachable`).Match(b) {
+			t.Errorf("%s (status %d) does not say that cluster gone is unreachable", page, resp.StatusCode)
+		}
+		if !strings.Contains(string(b), `data-testid="breadcrumbs"`) && !strings.Contains(string(b), `data-testid="cluster-picker"`) {
+			t.Errorf("%s lost its navigation when the cluster failed", page)
+		}
 	}
 
 	for _, tt := range []struct {
