@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Service mirrors the OSCAR Service JSON (types.Service in the OSCAR API,
@@ -225,7 +226,7 @@ func (s *Service) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &all); err != nil {
 		return err
 	}
-	knownKeys := jsonKeys(reflect.TypeFor[serviceNoMethods]())
+	knownKeys := serviceKeys()
 	for k, v := range all {
 		if knownKeys[strings.ToLower(k)] {
 			continue
@@ -246,7 +247,7 @@ func (s Service) MarshalJSON() ([]byte, error) {
 	if err != nil || len(s.Extra) == 0 {
 		return b, err
 	}
-	knownKeys := jsonKeys(reflect.TypeFor[serviceNoMethods]())
+	knownKeys := serviceKeys()
 	var buf bytes.Buffer
 	buf.Write(b[:len(b)-1]) // drop the closing brace
 	keys := make([]string, 0, len(s.Extra))
@@ -273,6 +274,10 @@ func (s Service) MarshalJSON() ([]byte, error) {
 }
 
 // jsonKeys returns the lower-cased JSON names of t's fields.
+// serviceKeys is the (lower-cased) JSON keys Service knows, computed once:
+// the type does not change while the program runs.
+var serviceKeys = sync.OnceValue(func() map[string]bool { return jsonKeys(reflect.TypeFor[serviceNoMethods]()) })
+
 func jsonKeys(t reflect.Type) map[string]bool {
 	keys := make(map[string]bool, t.NumField())
 	for f := range t.Fields() {

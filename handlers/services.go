@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -130,7 +131,12 @@ func sortServices(rows []templates.ServiceRow, by string, desc bool) {
 		return r.Name
 	}
 	slices.SortStableFunc(rows, func(a, b templates.ServiceRow) int {
-		c := cmp.Compare(strings.ToLower(key(a)), strings.ToLower(key(b)))
+		var c int
+		if by == "cpu" || by == "memory" {
+			c = cmp.Compare(quantity(key(a)), quantity(key(b)))
+		} else {
+			c = cmp.Compare(strings.ToLower(key(a)), strings.ToLower(key(b)))
+		}
 		if desc {
 			c = -c
 		}
@@ -139,6 +145,27 @@ func sortServices(rows []templates.ServiceRow, by string, desc bool) {
 		}
 		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Name, b.Name))
 	})
+}
+
+// quantity reads a Kubernetes quantity ("512Mi", "1.5", "500m", "2G")
+// for sorting; anything unreadable sorts first.
+func quantity(s string) float64 {
+	units := []struct {
+		suffix string
+		factor float64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"m", 1e-3}}
+	factor := 1.0
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, factor = num, u.factor
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return -1
+	}
+	return v * factor
 }
 
 // serviceBackend resolves the request's :cluster to the user's cluster

@@ -20,7 +20,7 @@ import (
 
 // newTestServer opens a server on a loopback port with a temporary data
 // directory, its log captured in the returned buffer.
-func newTestServer(t *testing.T, opts ...Option) (*Server, *bytes.Buffer) {
+func newTestServer(t testing.TB, opts ...Option) (*Server, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
 	cfg := Defaults()

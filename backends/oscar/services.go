@@ -241,6 +241,14 @@ func (c *Client) lifecycle(ctx context.Context, name, action string) (*backends.
 // decodeService reads a service as any OSCAR version writes it: a scalar
 // expose.api_port / expose.nodePort (before v4.1) becomes a one-element list.
 func decodeService(raw []byte) (*backends.Service, error) {
+	if !bytes.Contains(raw, []byte(`"expose"`)) {
+		// Nothing version-dependent to rewrite: decode directly.
+		var svc backends.Service
+		if err := json.Unmarshal(raw, &svc); err != nil {
+			return nil, fmt.Errorf("decode service: %w", err)
+		}
+		return &svc, nil
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil {
 		return nil, fmt.Errorf("decode service: %w", err)

@@ -1,0 +1,130 @@
+package handlers
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/fdl"
+	"github.com/fdlstudio/fdlstudio/templates"
+)
+
+func TestServiceFDLIsDeployableAndLeavesOutGenerated(t *testing.T) {
+	svc := &backends.Service{
+		Name: "resize", Image: "ghcr.io/x/resize:1", Script: "#!/bin/sh\necho hi\n", Memory: "1Gi", CPU: "1",
+		Token: "SECRET-TOKEN", Owner: "alice", BucketList: []string{"b"},
+		Input:       []backends.StorageIOConfig{{StorageProvider: "minio.default", Path: "img/in"}},
+		Environment: &backends.Environment{Variables: map[string]string{"A": "1"}, Secrets: map[string]string{"KEY": "hunter2"}},
+	}
+	out, err := serviceFDL("egi", svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	for _, bad := range []string{"SECRET-TOKEN", "hunter2", "owner:", "bucket_list"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("FDL contains %q:\n%s", bad, text)
+		}
+	}
+	if !strings.Contains(text, "script: |") {
+		t.Errorf("the script is not a literal block:\n%s", text)
+	}
+	// The fdl package reads it back as one service on cluster egi.
+	doc, err := fdl.Parse("svc.yaml", out)
+	if err != nil {
+		t.Fatalf("fdl.Parse: %v\n%s", err, text)
+	}
+	m := doc.Model()
+	if len(m.Oscar) != 1 || m.Oscar[0].Cluster != "egi" || m.Oscar[0].Service.Name != "resize" || m.Oscar[0].Service.Memory != "1Gi" {
+		t.Fatalf("model = %+v", m.Oscar)
+	}
+	// The field order follows the OSCAR JSON (name first).
+	var raw yaml.Node
+	yaml.Unmarshal(out, &raw)
+	if !strings.HasPrefix(strings.TrimSpace(strings.SplitN(text, "- egi:", 2)[1]), "name: resize") {
+		t.Errorf("name is not the first field:\n%s", text)
+	}
+}
+
+func TestJobInputAndEvent(t *testing.T) {
+	log := "[local] Downloading item from bucket 'wordcount' with key 'in/my story+1.txt'\n[local] Running\n"
+	bucket, key, ok := jobInput(log)
+	if !ok || bucket != "wordcount" || key != "in/my story+1.txt" {
+		t.Fatalf("jobInput = %q %q %v", bucket, key, ok)
+	}
+	if _, _, ok := jobInput("hello\n"); ok {
+		t.Fatal("jobInput found an input in a log without one")
+	}
+	ev, err := storageEvent(bucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Key     string
+		Records []struct {
+			EventSource string `json:"eventSource"`
+			S3          struct {
+				Bucket struct{ Name string }
+				Object struct{ Key string }
+			} `json:"s3"`
+		}
+	}
+	if err := json.Unmarshal(ev, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Key != "wordcount/in%2Fmy+story%2B1.txt" || got.Records[0].EventSource != "minio:s3" ||
+		got.Records[0].S3.Bucket.Name != "wordcount" || got.Records[0].S3.Object.Key != "in%2Fmy+story%2B1.txt" {
+		t.Fatalf("event = %s", ev)
+	}
+}
+
+func TestSortServices(t *testing.T) {
+	rows := []templates.ServiceRow{
+		{Cluster: "b", Name: "zeta", Memory: "1Gi"},
+		{Cluster: "a", Name: "Alpha", Memory: "2Gi"},
+		{Cluster: "a", Name: "zeta", Memory: "512Mi"},
+	}
+	names := func() string {
+		var s []string
+		for _, r := range rows {
+			s = append(s, r.Cluster+"/"+r.Name)
+		}
+		return strings.Join(s, " ")
+	}
+	tests := []struct {
+		by   string
+		desc bool
+		want string
+	}{
+		{"", false, "a/Alpha a/zeta b/zeta"},
+		{"name", true, "a/zeta b/zeta a/Alpha"},
+		{"cluster", false, "a/Alpha a/zeta b/zeta"},
+		{"memory", false, "a/zeta b/zeta a/Alpha"},
+	}
+	for _, tt := range tests {
+		sortServices(rows, tt.by, tt.desc)
+		if got := names(); got != tt.want {
+			t.Errorf("sort by %q desc=%v = %s, want %s", tt.by, tt.desc, got, tt.want)
+		}
+	}
+}
+
+func TestLogLinesSearch(t *testing.T) {
+	lines, total := logLines("start\nERROR disk full\nretry\nerror again\n", "error")
+	if total != 4 || len(lines) != 2 || lines[0].N != 2 || lines[1].N != 4 {
+		t.Fatalf("lines = %+v, total %d", lines, total)
+	}
+	if lines, _ := logLines("a\nb\n", ""); len(lines) != 2 {
+		t.Fatalf("no query keeps every line: %+v", lines)
+	}
+}
+
+func TestAttachmentHeaderIsSafe(t *testing.T) {
+	got := attachmentHeader("we\"ird\r\nname/ü.txt")
+	if strings.ContainsAny(got, "\r\n") || strings.Contains(got, `we"`) || !strings.Contains(got, "filename*=UTF-8''") {
+		t.Fatalf("header = %q", got)
+	}
+}
