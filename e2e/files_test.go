@@ -186,6 +186,9 @@ func TestFilesBrowseUploadDownloadDelete(t *testing.T) {
 	if status != 200 || !bytes.Equal(body, pattern(binSize)) {
 		t.Errorf("download of b.bin: status %d, %d bytes, equal=%v", status, len(body), bytes.Equal(body, pattern(binSize)))
 	}
+	if ctype != "application/octet-stream" {
+		t.Errorf("download of b.bin: Content-Type = %q", ctype)
+	}
 	if !strings.Contains(disp, `filename=b.bin`) || !strings.HasPrefix(disp, "attachment") {
 		t.Errorf("Content-Disposition = %q", disp)
 	}

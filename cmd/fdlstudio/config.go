@@ -25,7 +25,6 @@ type setting struct {
 	usage   string
 	def     func(web.Config) string
 	set     func(*web.Config, string) error
-	example string
 }
 
 // settings is the one table of configuration. The README's table is
