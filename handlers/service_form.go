@@ -140,6 +140,7 @@ func (h *Handler) saveService(c echo.Context, editing bool) error {
 	for k, v := range errs {
 		p.Errors[k] = v // the form's own message wins over the YAML's
 	}
+	diagErrors(&p)
 	if len(p.Errors) > 0 || sfHasErrors(p.Diags) {
 		if len(p.Errors) == 0 {
 			p.FormError = "The service has errors; they are listed under the YAML."
@@ -268,15 +269,21 @@ func (h *Handler) serviceFormProps(c echo.Context, clusters []string, editing bo
 		}
 	}
 	p.Diags = diagsForForm(diags, base, sfFormRowIndex(f))
+	return p
+}
+
+// diagErrors puts the YAML's errors that concern a field next to that
+// field. Only a submit does this: while the user is still filling the
+// form, the YAML pane lists them without marking fields.
+func diagErrors(p *templates.ServiceFormProps) {
 	for _, d := range p.Diags {
 		if d.Severity == fdl.Error.String() && d.Field != "" {
-			key := sfFieldKeyForID(f, d.Field)
+			key := sfFieldKeyForID(p.Form, d.Field)
 			if key != "" && p.Errors[key] == "" {
 				p.Errors[key] = sfSentence(d.Message)
 			}
 		}
 	}
-	return p
 }
 
 func sfHasErrors(ds []templates.ServiceFormDiag) bool {

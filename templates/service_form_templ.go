@@ -408,7 +408,7 @@ func ServiceFormBody(p ServiceFormProps) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\"><div class=\"sf-fields\" hx-post=\"/services/preview\" hx-trigger=\"input delay:600ms, change\" hx-target=\"#sf-yaml\" hx-swap=\"outerHTML\" hx-sync=\"this:replace\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\"><div class=\"sf-fields\" hx-post=\"/services/preview\" hx-trigger=\"input delay:600ms, change\" hx-target=\"#sf-yaml\" hx-swap=\"outerHTML\" hx-sync=\"this:queue last\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
