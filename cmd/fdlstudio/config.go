@@ -21,10 +21,10 @@ import (
 // is the same, the environment variable is FDLSTUDIO_ + the name in upper
 // case with dashes as underscores), what it means, and how to set it.
 type setting struct {
-	name    string
-	usage   string
-	def     func(web.Config) string
-	set     func(*web.Config, string) error
+	name  string
+	usage string
+	def   func(web.Config) string
+	set   func(*web.Config, string) error
 }
 
 // settings is the one table of configuration. The README's table is

@@ -1,5 +1,7 @@
 package oscartest
 
+//lint:file-ignore ST1005 the fake answers with OSCAR's own error text, capitals and all
+
 import (
 	"bytes"
 	"context"
@@ -333,7 +335,6 @@ func readService(r *http.Request) (map[string]json.RawMessage, string, error) {
 	_ = json.Unmarshal(svc["image"], &image)
 	_ = json.Unmarshal(svc["script"], &script)
 	// The messages copy the real server's (Gin's validator), capitals and all.
-	//lint:file-ignore ST1005 the fake answers with OSCAR's own error text
 	switch {
 	case name == "" || len(name) > 39:
 		return nil, "", fmt.Errorf("Key: 'Service.Name' Error:Field validation for 'Name' failed")
