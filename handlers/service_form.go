@@ -66,6 +66,7 @@ func (h *Handler) ShowNewService(c echo.Context) error {
 		f.Cluster = names[0]
 	}
 	p := h.serviceFormProps(c, names, false, f)
+	p.Pristine = true
 	return Render(c, http.StatusOK, templates.ServiceFormPage(p))
 }
 

@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -644,8 +646,12 @@ func TestNewServicePicksCluster(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("new%s: %d", q, rec.Code)
 		}
-		if got := formValues(t, rec.Body.String()).Get("cluster"); got != "local" {
+		page := rec.Body.String()
+		if got := formValues(t, page).Get("cluster"); got != "local" {
 			t.Errorf("new%s: cluster = %q", q, got)
+		}
+		if strings.Contains(page, "sf-diag-error") || strings.Contains(page, `data-testid="form-errors"`) {
+			t.Errorf("new%s: an untouched form shows errors", q)
 		}
 	}
 }
@@ -668,5 +674,58 @@ func TestReadScriptFile(t *testing.T) {
 		if got != tt.want || (tt.msg == "") != (msg == "") || !strings.Contains(msg, tt.msg) {
 			t.Errorf("%s: got %q, %q; want %q, %q", tt.name, got, msg, tt.want, tt.msg)
 		}
+	}
+}
+
+// TestServiceFormScriptUpload: a script file replaces the script (htmx
+// posts it on change; without JS it goes with the submit), CRLF becomes
+// LF, and a binary file is refused next to its field.
+func TestServiceFormScriptUpload(t *testing.T) {
+	env := newFormEnv(t)
+	post := func(op, content string, htmx bool) *httptest.ResponseRecorder {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, vs := range fullForm() {
+			for _, v := range vs {
+				mw.WriteField(k, v)
+			}
+		}
+		if op != "" {
+			mw.WriteField("op", op)
+		}
+		fw, _ := mw.CreateFormFile("script_file", "run.sh")
+		io.WriteString(fw, content)
+		mw.Close()
+		target := "/services/preview"
+		if op == "" {
+			target = "/services"
+		}
+		req := httptest.NewRequest(http.MethodPost, target, &body)
+		req.Header.Set(echo.HeaderContentType, mw.FormDataContentType())
+		if htmx {
+			req.Header.Set("HX-Request", "true")
+		}
+		rec := httptest.NewRecorder()
+		env.e.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := post("script-file", "#!/bin/bash\r\necho uploaded\r\n", true)
+	if got := textOf(elementByID(t, "<form id=\"service-form\">"+rec.Body.String()+"</form>", "sf-script")); got != "#!/bin/bash\necho uploaded\n" {
+		t.Errorf("script after upload = %q", got)
+	}
+	rec = post("script-file", "\x7fELF\x00\x00", true)
+	if got := textOf(elementByID(t, "<form id=\"service-form\">"+rec.Body.String()+"</form>", "sf-script-file-error")); !strings.Contains(got, "not UTF-8 text") {
+		t.Errorf("binary upload error = %q", got)
+	}
+	// Without JS the file goes with the submit and is what is created.
+	if rec := post("", "echo from file\n", false); rec.Code != http.StatusSeeOther {
+		t.Fatalf("create with a script file: %d\n%s", rec.Code, rec.Body)
+	}
+	got, err := env.client.GetService(context.Background(), "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Script != "echo from file\n" {
+		t.Errorf("created script = %q", got.Script)
 	}
 }
