@@ -12,7 +12,7 @@ BIN               := $(CURDIR)/bin
 # Tests and the server find the S3 server (versitygw) here.
 export FDLSTUDIO_VERSITYGW := $(BIN)/versitygw
 
-.PHONY: all build run test generate check-generated lint bench screenshots clean
+.PHONY: all build run test generate check-generated lint bench screenshots clean bin/versitygw
 
 all: build
 
@@ -23,6 +23,10 @@ build:
 ## bin/versitygw: the S3 server of the embedded local cluster, built from source
 $(BIN)/versitygw:
 	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+ifneq ($(BIN),bin)
+bin/versitygw: $(BIN)/versitygw
+endif
 
 ## run: build and start FDL Studio at http://127.0.0.1:8080 with its data in ./data
 run: build $(BIN)/versitygw

@@ -982,39 +982,39 @@ func parseServiceYAML(data []byte) (cluster string, svc *backends.Service, diags
 	doc, err := fdl.Parse(serviceYAMLName, data)
 	if err != nil {
 		errors.As(err, &diags)
-		return "", nil, diags, errors.New("The YAML was not applied: it is not a readable FDL file (see below).")
+		return "", nil, diags, yamlRefused("The YAML was not applied: it is not a readable FDL file (see below).")
 	}
 	if doc, _, err = doc.Migrate("v4.1"); err != nil {
-		return "", nil, nil, fmt.Errorf("The YAML was not applied: %v", err)
+		return "", nil, nil, yamlRefusedf("The YAML was not applied: %v", err)
 	}
 	diags = doc.Validate(fdl.ValidateOptions{})
 	m := doc.Model()
 	if len(m.AWS) > 0 {
-		return "", nil, diags, errors.New("The YAML was not applied: this editor holds one OSCAR service; `functions.aws` belongs in a workflow.")
+		return "", nil, diags, yamlRefused("The YAML was not applied: this editor holds one OSCAR service; `functions.aws` belongs in a workflow.")
 	}
 	if len(m.Oscar) != 1 {
-		return "", nil, diags, fmt.Errorf("The YAML was not applied: it must hold exactly one service under `functions.oscar`, and holds %d.", len(m.Oscar))
+		return "", nil, diags, yamlRefusedf("The YAML was not applied: it must hold exactly one service under `functions.oscar`, and holds %d.", len(m.Oscar))
 	}
 	if diags.HasErrors() {
-		return "", nil, diags, errors.New("The YAML was not applied: fix the errors below first.")
+		return "", nil, diags, yamlRefused("The YAML was not applied: fix the errors below first.")
 	}
 	e := m.Oscar[0]
 	_, node := sfLookup(doc.Root(), "functions", "oscar")
 	node = node.Content[0].Content[1]
 	svc, err = nodeService(node)
 	if err != nil {
-		return "", nil, diags, fmt.Errorf("The YAML was not applied: %v", err)
+		return "", nil, diags, yamlRefusedf("The YAML was not applied: %v", err)
 	}
 	// Top-level blocks apply to every service of the file.
 	top := &backends.Service{}
 	if _, n := sfLookup(doc.Root(), "storage_providers"); n != nil {
 		if err := sfDecodeVia(n, &top.StorageProviders); err != nil {
-			return "", nil, diags, fmt.Errorf("The YAML was not applied: storage_providers: %v", err)
+			return "", nil, diags, yamlRefusedf("The YAML was not applied: storage_providers: %v", err)
 		}
 	}
 	if _, n := sfLookup(doc.Root(), "clusters"); n != nil {
 		if err := sfDecodeVia(n, &top.Clusters); err != nil {
-			return "", nil, diags, fmt.Errorf("The YAML was not applied: clusters: %v", err)
+			return "", nil, diags, yamlRefusedf("The YAML was not applied: clusters: %v", err)
 		}
 	}
 	mergeProviders(svc, top)
@@ -1137,10 +1137,10 @@ func applyServiceYAML(cur templates.ServiceForm, data []byte, editing bool) (tem
 	}
 	if editing {
 		if cluster != cur.Cluster {
-			return cur, diags, fmt.Errorf("The YAML was not applied: a service stays on its cluster; the YAML must keep the key %q.", cur.Cluster)
+			return cur, diags, yamlRefusedf("The YAML was not applied: a service stays on its cluster; the YAML must keep the key %q.", cur.Cluster)
 		}
 		if svc.Name != cur.Name {
-			return cur, diags, fmt.Errorf("The YAML was not applied: the name of a service cannot change (%q); create a new service instead.", cur.Name)
+			return cur, diags, yamlRefusedf("The YAML was not applied: the name of a service cannot change (%q); create a new service instead.", cur.Name)
 		}
 	}
 	f := serviceToForm(cluster, svc)
@@ -1247,4 +1247,14 @@ func sfFormKeys(f templates.ServiceForm) []string {
 		}
 	}
 	return keys
+}
+
+// yamlRefused is why the YAML pane's content was not applied: a sentence
+// for the user, shown as it is.
+func yamlRefused(msg string) error {
+	return userError(http.StatusUnprocessableEntity, msg, nil)
+}
+
+func yamlRefusedf(format string, args ...any) error {
+	return yamlRefused(fmt.Sprintf(format, args...))
 }
