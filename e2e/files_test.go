@@ -13,7 +13,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -26,7 +25,6 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -481,14 +479,7 @@ func BenchmarkFilesTransfer(b *testing.B) {
 		size = n
 	}
 	appURL, dataDir := benchApp(b)
-	sec, err := local.ReadSecrets(filepath.Join(dataDir, "local"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	rt, err := local.ReadRuntime(filepath.Join(dataDir, "local"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	sec, rt := localAccess(b, dataDir)
 	s3u, err := url.Parse(rt.S3Endpoint)
 	if err != nil || s3u.Host == "" {
 		s3u = &url.URL{Host: rt.S3Endpoint}

@@ -27,6 +27,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -321,4 +322,21 @@ func (tab *Tab) Do(steps ...chromedp.Action[chromedp.Void]) {
 		tab.Screenshot("failed-step")
 		tab.t.Fatalf("browser: %v", err)
 	}
+}
+
+// localAccess returns the credentials and addresses of the embedded local
+// cluster of the app whose data directory is dataDir, as its files on
+// disk hold them (what "fdlstudio local credentials" prints).
+func localAccess(tb testing.TB, dataDir string) (local.Secrets, local.RuntimeInfo) {
+	tb.Helper()
+	dir := local.DataDirIn(dataDir)
+	sec, err := local.ReadSecrets(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rt, err := local.ReadRuntime(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sec, rt
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/web"
 )
@@ -21,15 +20,7 @@ import (
 // the cluster holds, not what the page says.
 func localClient(t *testing.T, dataDir string) *oscar.Client {
 	t.Helper()
-	dir := local.DataDirIn(dataDir)
-	sec, err := local.ReadSecrets(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := local.ReadRuntime(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sec, rt := localAccess(t, dataDir)
 	c, err := oscar.New(oscar.Config{Name: "local", Endpoint: rt.Endpoint, Username: sec.User, Password: sec.Password})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -19,15 +18,7 @@ import (
 // as a user's own S3 tool would.
 func localS3(t *testing.T, app *App) *minio.Client {
 	t.Helper()
-	dir := local.DataDirIn(app.DataDir)
-	sec, err := local.ReadSecrets(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := local.ReadRuntime(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sec, rt := localAccess(t, app.DataDir)
 	u, err := url.Parse(rt.S3Endpoint)
 	if err != nil {
 		t.Fatal(err)

@@ -183,6 +183,19 @@ func (h *Handler) serviceBackend(c echo.Context) (store.Cluster, *oscar.Client, 
 	return cl, b, err
 }
 
+// requestService reads the request's service (:cluster, :name) from its
+// cluster, within clusterTimeout.
+func (h *Handler) requestService(c echo.Context) (store.Cluster, *oscar.Client, *backends.Service, error) {
+	cl, b, err := h.serviceBackend(c)
+	if err != nil {
+		return cl, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), clusterTimeout)
+	defer cancel()
+	svc, err := b.GetService(ctx, c.Param("name"))
+	return cl, b, svc, err
+}
+
 // ShowLastJob handles "GET /services/:cluster/:name/last-job": a badge
 // with the status of the service's newest job, loaded per list row.
 func (h *Handler) ShowLastJob(c echo.Context) error {
@@ -205,16 +218,12 @@ func (h *Handler) ShowLastJob(c echo.Context) error {
 
 // ShowService handles "GET /services/:cluster/:name".
 func (h *Handler) ShowService(c echo.Context) error {
-	cl, b, err := h.serviceBackend(c)
+	cl, b, svc, err := h.requestService(c)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), clusterTimeout)
 	defer cancel()
-	svc, err := b.GetService(ctx, c.Param("name"))
-	if err != nil {
-		return err
-	}
 	def, err := serviceFDL(cl.Name, svc)
 	if err != nil {
 		return err
@@ -340,13 +349,7 @@ func blockStyle(n *yaml.Node) {
 
 // DownloadServiceFDL handles "GET /services/:cluster/:name/fdl".
 func (h *Handler) DownloadServiceFDL(c echo.Context) error {
-	cl, b, err := h.serviceBackend(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), clusterTimeout)
-	defer cancel()
-	svc, err := b.GetService(ctx, c.Param("name"))
+	cl, _, svc, err := h.requestService(c)
 	if err != nil {
 		return err
 	}
@@ -361,13 +364,7 @@ func (h *Handler) DownloadServiceFDL(c echo.Context) error {
 // ShowServiceToken handles "GET /services/:cluster/:name/token": the
 // service's invocation token, fetched only when the user asks to see it.
 func (h *Handler) ShowServiceToken(c echo.Context) error {
-	_, b, err := h.serviceBackend(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), clusterTimeout)
-	defer cancel()
-	svc, err := b.GetService(ctx, c.Param("name"))
+	_, _, svc, err := h.requestService(c)
 	if err != nil {
 		return err
 	}
@@ -386,16 +383,12 @@ func (h *Handler) ShowDeleteService(c echo.Context) error {
 }
 
 func (h *Handler) deleteProps(c echo.Context) (templates.DeleteServiceProps, error) {
-	cl, b, err := h.serviceBackend(c)
+	cl, b, svc, err := h.requestService(c)
 	if err != nil {
 		return templates.DeleteServiceProps{}, err
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), clusterTimeout)
 	defer cancel()
-	svc, err := b.GetService(ctx, c.Param("name"))
-	if err != nil {
-		return templates.DeleteServiceProps{}, err
-	}
 	p := templates.DeleteServiceProps{
 		Chrome:  h.Chrome(c, "Delete "+svc.Name, "/services"),
 		Cluster: cl.Name,
