@@ -59,8 +59,8 @@ bench: $(BIN)/versitygw
 	@awk '/^pkg:/ {pkg=$$2} /^Benchmark/ {line=sprintf("%-60s", $$1); for (i=3; i<NF; i+=2) line=line sprintf("  %14s %s", $$i, $$(i+1)); print line}' $(CURDIR)/bench.out
 
 ## screenshots: refresh the README screenshot from the browser tests
-screenshots:
-	FDLSTUDIO_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestHome' ./e2e/
+screenshots: $(BIN)/versitygw
+	FDLSTUDIO_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestSampleWorkflowRunsAndServicesPages' ./e2e/
 
 clean:
 	rm -rf $(BIN) bench.out e2e/artifacts

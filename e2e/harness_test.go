@@ -340,3 +340,20 @@ func localAccess(tb testing.TB, dataDir string) (local.Secrets, local.RuntimeInf
 	}
 	return sec, rt
 }
+
+// DocScreenshot saves the page as docs/<name>.png too when
+// FDLSTUDIO_UPDATE_DOCS is set ("make screenshots"), for the README.
+func (tab *Tab) DocScreenshot(name string) {
+	tab.t.Helper()
+	path := tab.Screenshot(name)
+	if os.Getenv("FDLSTUDIO_UPDATE_DOCS") == "" {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tab.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "docs", name+".png"), data, 0o644); err != nil {
+		tab.t.Fatal(err)
+	}
+}

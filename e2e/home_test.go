@@ -3,8 +3,6 @@ package e2e
 import (
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,17 +52,6 @@ func TestHomeRendersWithoutConsoleErrorsOrCSPViolations(t *testing.T) {
 	}
 	Eval[any](tab, `localStorage.removeItem("fdlstudio-theme")`)
 
-	if os.Getenv("FDLSTUDIO_UPDATE_DOCS") != "" {
-		tab.Visit(app.URL+"/", "home-docs")
-		src := filepath.Join("artifacts", safeName(t.Name()), "home-docs.png")
-		data, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join("..", "docs", "screenshot-home.png"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func TestStaticAssetServedWithHashAndImmutableCaching(t *testing.T) {

@@ -42,6 +42,7 @@ func TestSampleWorkflowRunsAndServicesPages(t *testing.T) {
 	tab := newTab(t)
 
 	tab.Visit(app.URL+"/", "home-with-sample")
+	tab.DocScreenshot("screenshot-home")
 	tab.Do(
 		chromedp.Click(chromedp.CSS(`[data-testid="deploy-sample"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="services-table"]`)),
@@ -77,7 +78,7 @@ func TestSampleWorkflowRunsAndServicesPages(t *testing.T) {
 	// The list shows each service's last job as Succeeded.
 	tab.Visit(app.URL+"/services?cluster=local", "services-list")
 	tab.Do(chromedp.WaitVisible(chromedp.CSS(`tr[data-service="local/wc-top10"] .job-succeeded`)))
-	tab.Screenshot("services-last-jobs")
+	tab.DocScreenshot("screenshot-services")
 
 	// Sorting by name descending puts wc-top10 first.
 	tab.Visit(app.URL+"/services?sort=name&dir=desc", "services-sorted")
