@@ -158,14 +158,31 @@ func (c *Cluster) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host, _ := os.Hostname()
+	// CPU in millicores and memory in bytes, as OSCAR reports them. The
+	// free CPU is what the job slots leave: each running job may use one.
+	milli := int64(runtime.NumCPU()) * 1000
+	running := int64(states["Running"])
+	free := max(0, int64(cap(c.sem))-running) * 1000
+	memTotal, memFree := meminfo("MemTotal:"), meminfo("MemAvailable:")
 	writeJSON(w, http.StatusOK, map[string]any{
 		"cluster": map[string]any{
 			"nodes_count": 1,
+			"metrics": map[string]any{
+				"cpu": map[string]any{
+					"total_free_cores": min(free, milli), "max_free_on_node_cores": min(free, milli),
+					"total_schedulable_cores": milli, "total_schedulable_on_node_cores": milli,
+				},
+				"memory": map[string]any{
+					"total_free_bytes": memFree, "max_free_on_node_bytes": memFree,
+					"total_schedulable_bytes": memTotal, "max_schedulable_on_node_bytes": memTotal,
+				},
+				"gpu": map[string]any{"total_gpu": 0},
+			},
 			"nodes": []any{map[string]any{
 				"name":   host,
 				"status": "Ready",
-				"cpu":    map[string]any{"capacity_cores": runtime.NumCPU()},
-				"memory": map[string]any{"capacity_bytes": memTotal()},
+				"cpu":    map[string]any{"capacity_cores": milli, "usage_cores": min(running*1000, milli)},
+				"memory": map[string]any{"capacity_bytes": memTotal, "usage_bytes": memTotal - memFree},
 				"gpu":    0,
 			}},
 		},
@@ -180,14 +197,15 @@ func (c *Cluster) handleStatus(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// memTotal reads MemTotal from /proc/meminfo (0 where unavailable).
-func memTotal() int64 {
+// meminfo reads one field ("MemTotal:") of /proc/meminfo in bytes (0
+// where unavailable).
+func meminfo(field string) int64 {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			var kb int64
 			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
 			return kb * 1024
