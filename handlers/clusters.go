@@ -45,19 +45,33 @@ func currentUser(c echo.Context) (*auth.User, error) {
 	return u, nil
 }
 
-// userClusters returns the operator's shared clusters followed by the
-// user's own, by name.
+// sharedFor returns the shared clusters u may use: all of them for an
+// administrator, the others without the admin-only ones.
+func (h *Handler) sharedFor(u *auth.User) []store.Cluster {
+	admin := h.isAdmin != nil && h.isAdmin(u)
+	out := make([]store.Cluster, 0, len(h.shared))
+	for _, c := range h.shared {
+		if !c.AdminOnly || admin {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// userClusters returns the shared clusters u may use followed by u's
+// own, by name.
 func (h *Handler) userClusters(ctx context.Context, u *auth.User) ([]store.Cluster, error) {
 	own, err := h.clusters.List(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
-	return append(append([]store.Cluster(nil), h.shared...), own...), nil
+	return append(h.sharedFor(u), own...), nil
 }
 
-// findCluster returns the cluster called name that u may use.
+// findCluster returns the cluster called name that u may use. An
+// admin-only cluster is, for anyone else, a cluster they do not have.
 func (h *Handler) findCluster(ctx context.Context, u *auth.User, name string) (store.Cluster, error) {
-	for _, c := range h.shared {
+	for _, c := range h.sharedFor(u) {
 		if c.Name == name {
 			return c, nil
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
@@ -33,6 +34,9 @@ type Deps struct {
 	// AccessToken returns the request's user's OIDC access token,
 	// refreshed when needed; nil when no OIDC login is configured.
 	AccessToken func(ctx context.Context) (string, error)
+	// IsAdmin reports whether a user is an administrator (who may use
+	// admin-only shared clusters).
+	IsAdmin func(u *auth.User) bool
 }
 
 // Handler serves the pages and fragments of FDL Studio.
@@ -43,6 +47,7 @@ type Handler struct {
 	shared       []store.Cluster
 	allowedHosts []string
 	accessToken  func(ctx context.Context) (string, error)
+	isAdmin      func(u *auth.User) bool
 	// One HTTP client per TLS mode, shared by every cluster client so
 	// connections are reused.
 	secureHTTP, insecureHTTP *http.Client
@@ -66,7 +71,7 @@ func New(d Deps) *Handler {
 	}
 	return &Handler{
 		log: d.Log, nav: nav,
-		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken,
+		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin,
 		secureHTTP: oscar.NewHTTPClient(false), insecureHTTP: oscar.NewHTTPClient(true),
 	}
 }

@@ -25,7 +25,10 @@ type Cluster struct {
 	InsecureTLS bool
 	// Shared marks a cluster the operator configured for everyone; it is
 	// not stored and cannot be edited from the UI.
-	Shared    bool
+	Shared bool
+	// AdminOnly marks a shared cluster only administrators may use (the
+	// embedded local cluster in a multi-user deployment).
+	AdminOnly bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

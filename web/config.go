@@ -39,6 +39,9 @@ type Config struct {
 	LocalCluster string
 	// Clusters are OSCAR clusters the operator shares with every user.
 	Clusters []ClusterConfig
+	// Admins are the administrators, by e-mail or OIDC subject. With a
+	// login method, only they may use the embedded local cluster.
+	Admins []string
 
 	// OIDCPreset names a known provider whose issuer and scopes fill in
 	// what OIDCIssuer and OIDCScopes leave empty ("egi").

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/store"
@@ -20,8 +21,8 @@ const LocalClusterName = "local"
 
 // localClusterEnabled decides whether to run the embedded local cluster.
 // It runs user scripts on this host, so it is on by default only in local
-// single-user mode; with a login method configured it stays off, and "on"
-// is refused until FDL Studio has administrators to restrict it to.
+// single-user mode; with a login method configured it stays off unless
+// the operator turns it on, and then only administrators see it.
 func localClusterEnabled(cfg Config) (bool, error) {
 	switch cfg.LocalCluster {
 	case "", "auto":
@@ -29,9 +30,9 @@ func localClusterEnabled(cfg Config) (bool, error) {
 	case "off":
 		return false, nil
 	case "on":
-		if cfg.AuthConfigured() {
+		if cfg.AuthConfigured() && len(cfg.Admins) == 0 {
 			return false, errors.New("--local-cluster on: the local cluster runs scripts on this host as the server's user; " +
-				"with a login method configured every user could do that, so it is only available in local single-user mode")
+				"with a login method configured it is only for administrators: name them with --admins (e-mails or OIDC subjects)")
 		}
 		return true, nil
 	}
@@ -55,6 +56,8 @@ func (s *Server) startLocalCluster(ctx context.Context) error {
 	s.sharedClusters = append(s.sharedClusters, store.Cluster{
 		Name: LocalClusterName, Endpoint: lc.Endpoint(), AuthKind: store.AuthBasic,
 		Username: user, Password: pass, Shared: true,
+		// In a multi-user deployment, scripts on this host are for admins.
+		AdminOnly: s.cfg.AuthConfigured(),
 	})
 	s.ready = append(s.ready, ReadinessCheck{Name: "cluster " + LocalClusterName, Check: healthCheck(lc.Endpoint()+"/health", false)})
 	s.log.Info("local cluster is running", slog.String("endpoint", lc.Endpoint()))
@@ -102,4 +105,22 @@ func healthCheck(url string, insecure bool) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// isAdmin reports whether u is an administrator: in local single-user
+// mode the one user is; otherwise users named in --admins by e-mail
+// (any case) or OIDC subject.
+func (s *Server) isAdmin(u *auth.User) bool {
+	if u == nil {
+		return false
+	}
+	if u.Mode == auth.ModeLocal {
+		return true
+	}
+	for _, a := range s.cfg.Admins {
+		if (u.Email != "" && strings.EqualFold(a, u.Email)) || a == u.Subject {
+			return true
+		}
+	}
+	return false
 }

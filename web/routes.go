@@ -127,6 +127,7 @@ func (s *Server) buildEcho() {
 		Clusters:       s.db.Clusters(s.sealer),
 		SharedClusters: s.sharedClusters,
 		AccessToken:    s.oidcAccessToken(),
+		IsAdmin:        s.isAdmin,
 	})
 	s.login = handlers.NewLogin(s.handlers, s.auth)
 

@@ -349,3 +349,32 @@ func TestSharedClustersAreReadinessChecked(t *testing.T) {
 		t.Errorf("checks = %+v", body.Checks)
 	}
 }
+
+func TestLocalClusterEnabled(t *testing.T) {
+	tests := []struct {
+		mode   string
+		auth   bool
+		admins []string
+		want   bool
+		err    string
+	}{
+		{"auto", false, nil, true, ""},
+		{"auto", true, nil, false, ""},
+		{"off", false, nil, false, ""},
+		{"on", false, nil, true, ""},
+		{"on", true, nil, false, "--admins"},
+		{"on", true, []string{"root@example.org"}, true, ""},
+		{"maybe", false, nil, false, "want auto, on or off"},
+	}
+	for _, tt := range tests {
+		cfg := Defaults()
+		cfg.LocalCluster, cfg.Admins = tt.mode, tt.admins
+		if tt.auth {
+			cfg.OSCARLogin = true
+		}
+		got, err := localClusterEnabled(cfg)
+		if got != tt.want || (tt.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s auth=%v admins=%v: %v, %v; want %v, %q", tt.mode, tt.auth, tt.admins, got, err, tt.want, tt.err)
+		}
+	}
+}

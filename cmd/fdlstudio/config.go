@@ -102,12 +102,17 @@ var settings = []setting{
 		},
 	},
 	{
-		name: "local-cluster", usage: "run the embedded local cluster: auto (only in local single-user mode), on or off",
+		name: "local-cluster", usage: "run the embedded local cluster: auto (only in local single-user mode), on (with a login method: for --admins only) or off",
 		def: func(c web.Config) string { return c.LocalCluster },
 		set: func(c *web.Config, v string) error {
 			c.LocalCluster = v
 			return oneOf(v, "auto", "on", "off")
 		},
+	},
+	{
+		name: "admins", usage: "administrators, by e-mail or OIDC subject (comma-separated); with a login method, only they see the local cluster",
+		def: func(c web.Config) string { return strings.Join(c.Admins, ",") },
+		set: func(c *web.Config, v string) error { c.Admins = splitList(v); return nil },
 	},
 
 	// Authentication (see README, Authentication).

@@ -1,0 +1,74 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/store"
+)
+
+// memClusters is an in-memory clusterRepo for handler tests.
+type memClusters map[int64][]store.Cluster
+
+func (m memClusters) List(_ context.Context, owner int64) ([]store.Cluster, error) { return m[owner], nil }
+func (m memClusters) Get(_ context.Context, owner int64, name string) (store.Cluster, error) {
+	for _, c := range m[owner] {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	return store.Cluster{}, store.ErrNotFound
+}
+func (m memClusters) Create(_ context.Context, c store.Cluster) (store.Cluster, error) {
+	m[c.OwnerID] = append(m[c.OwnerID], c)
+	return c, nil
+}
+func (m memClusters) Update(context.Context, string, store.Cluster) error { return nil }
+func (m memClusters) Delete(context.Context, int64, string) error         { return nil }
+
+func TestAdminOnlyClusterIsHiddenFromOthers(t *testing.T) {
+	ctx := context.Background()
+	repo := memClusters{2: {{OwnerID: 2, Name: "mine", Endpoint: "https://x"}}}
+	admin := &auth.User{ID: 1, Email: "root@example.org", Mode: auth.ModeOIDC}
+	user := &auth.User{ID: 2, Email: "alice@example.org", Mode: auth.ModeOIDC}
+	h := New(Deps{
+		Clusters: repo,
+		SharedClusters: []store.Cluster{
+			{Name: "local", Shared: true, AdminOnly: true},
+			{Name: "egi", Shared: true},
+		},
+		IsAdmin: func(u *auth.User) bool { return u.Email == "root@example.org" },
+	})
+
+	names := func(u *auth.User) []string {
+		list, err := h.userClusters(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range list {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	if got := names(admin); len(got) != 2 || got[0] != "local" || got[1] != "egi" {
+		t.Errorf("admin sees %v", got)
+	}
+	if got := names(user); len(got) != 2 || got[0] != "egi" || got[1] != "mine" {
+		t.Errorf("user sees %v", got)
+	}
+	if _, err := h.findCluster(ctx, user, "local"); err == nil {
+		t.Error("a non-admin reached the admin-only local cluster")
+	} else if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("error = %v, want not found", err)
+	}
+	if _, err := h.findCluster(ctx, admin, "local"); err != nil {
+		t.Errorf("admin: %v", err)
+	}
+	// Another user's cluster is as absent as a missing one.
+	if _, err := h.findCluster(ctx, admin, "mine"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("admin reaching alice's cluster: %v", err)
+	}
+}
