@@ -12,7 +12,9 @@ import (
 // memClusters is an in-memory clusterRepo for handler tests.
 type memClusters map[int64][]store.Cluster
 
-func (m memClusters) List(_ context.Context, owner int64) ([]store.Cluster, error) { return m[owner], nil }
+func (m memClusters) List(_ context.Context, owner int64) ([]store.Cluster, error) {
+	return m[owner], nil
+}
 func (m memClusters) Get(_ context.Context, owner int64, name string) (store.Cluster, error) {
 	for _, c := range m[owner] {
 		if c.Name == name {
