@@ -3,7 +3,13 @@ package handlers
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/store"
@@ -72,5 +78,34 @@ func TestAdminOnlyClusterIsHiddenFromOthers(t *testing.T) {
 	// Another user's cluster is as absent as a missing one.
 	if _, err := h.findCluster(ctx, admin, "mine"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("admin reaching alice's cluster: %v", err)
+	}
+}
+
+func TestClusterEndpointMustBeAnAllowedHost(t *testing.T) {
+	repo := memClusters{}
+	h := New(Deps{Clusters: repo, AllowedHosts: []string{"*.example.org"}})
+	e := echo.New()
+	post := func(endpoint string) *httptest.ResponseRecorder {
+		form := url.Values{"name": {"c1"}, "endpoint": {endpoint}, "auth_kind": {"basic"}, "username": {"u"}, "password": {"p"}}
+		req := httptest.NewRequest(http.MethodPost, "/clusters", strings.NewReader(form.Encode()))
+		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationForm)
+		req = req.WithContext(auth.WithUser(req.Context(), &auth.User{ID: 7, Mode: auth.ModeLocal}))
+		rec := httptest.NewRecorder()
+		if err := h.CreateCluster(e.NewContext(req, rec)); err != nil {
+			t.Fatalf("CreateCluster(%s): %v", endpoint, err)
+		}
+		return rec
+	}
+	for _, bad := range []string{"http://169.254.169.254", "http://10.0.0.5:8500", "https://example.org.evil.net"} {
+		rec := post(bad)
+		if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "endpoint-error") {
+			t.Errorf("endpoint %s: status %d", bad, rec.Code)
+		}
+	}
+	if len(repo[7]) != 0 {
+		t.Fatalf("a refused endpoint was stored: %+v", repo[7])
+	}
+	if rec := post("https://oscar.example.org"); rec.Code != http.StatusSeeOther || len(repo[7]) != 1 {
+		t.Fatalf("allowed endpoint: status %d, stored %d", rec.Code, len(repo[7]))
 	}
 }

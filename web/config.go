@@ -39,6 +39,9 @@ type Config struct {
 	LocalCluster string
 	// Clusters are OSCAR clusters the operator shares with every user.
 	Clusters []ClusterConfig
+	// ClusterHosts, when not empty, limits the cluster endpoints users may
+	// register, so FDL Studio cannot be used to reach internal addresses.
+	ClusterHosts []string
 	// Admins are the administrators, by e-mail or OIDC subject. With a
 	// login method, only they may use the embedded local cluster.
 	Admins []string

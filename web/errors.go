@@ -47,6 +47,7 @@ var statusText = map[int]struct{ title, message string }{
 	http.StatusUnprocessableEntity:   {"Not accepted", "What you sent was understood but not accepted. Check the highlighted fields."},
 	http.StatusNotImplemented:        {"Not supported", "The cluster does not support this."},
 	http.StatusConflict:              {"Conflict", "This clashes with something that already exists or was changed meanwhile."},
+	http.StatusMisdirectedRequest:    {"Wrong address", "This server does not answer to that host name."},
 	http.StatusRequestEntityTooLarge: {"Too large", "What you sent is larger than this server accepts."},
 	http.StatusTooManyRequests:       {"Too many requests", "Slow down a little and try again in a moment."},
 	http.StatusInternalServerError:   {"Something went wrong", "Something went wrong on our side. The details are in the server log."},

@@ -65,8 +65,11 @@ func (s *Server) startLocalCluster(ctx context.Context) error {
 }
 
 // ClusterConfig is an OSCAR cluster the operator configures for every
-// user (the config file's "clusters" list). Its credentials stay on the
-// server; users see its name and endpoint.
+// user (the config file's "clusters" list). Without a username, each user
+// reaches it with their own OIDC access token (as EGI's clusters accept);
+// with a username and password (an OSCAR account, often the cluster's
+// admin), only FDL Studio's administrators may use it, since whoever uses
+// it acts as that account. Credentials stay on the server.
 type ClusterConfig struct {
 	Name        string
 	Endpoint    string
@@ -77,14 +80,22 @@ type ClusterConfig struct {
 
 // addSharedClusters registers the operator's clusters and asks each of
 // them, on /readyz, for its /health.
-func (s *Server) addSharedClusters() {
+func (s *Server) addSharedClusters() error {
 	for _, c := range s.cfg.Clusters {
-		s.sharedClusters = append(s.sharedClusters, store.Cluster{
-			Name: c.Name, Endpoint: strings.TrimRight(c.Endpoint, "/"), AuthKind: store.AuthBasic,
-			Username: c.Username, Password: c.Password, InsecureTLS: c.InsecureTLS, Shared: true,
-		})
-		s.ready = append(s.ready, ReadinessCheck{Name: "cluster " + c.Name, Check: healthCheck(strings.TrimRight(c.Endpoint, "/")+"/health", c.InsecureTLS)})
+		sc := store.Cluster{
+			Name: c.Name, Endpoint: strings.TrimRight(c.Endpoint, "/"), AuthKind: store.AuthToken,
+			InsecureTLS: c.InsecureTLS, Shared: true,
+		}
+		if c.Username != "" {
+			sc.AuthKind, sc.Username, sc.Password, sc.AdminOnly = store.AuthBasic, c.Username, c.Password, true
+		} else if s.cfg.OIDCIssuer == "" && s.cfg.OIDCPreset == "" {
+			return fmt.Errorf("cluster %q in the config file has no username, so users reach it with their OpenID Connect token, "+
+				"but no OpenID Connect login is configured (--oidc-issuer or --oidc-preset); give it a username and password (admins only) or configure OIDC", c.Name)
+		}
+		s.sharedClusters = append(s.sharedClusters, sc)
+		s.ready = append(s.ready, ReadinessCheck{Name: "cluster " + c.Name, Check: healthCheck(sc.Endpoint+"/health", c.InsecureTLS)})
 	}
+	return nil
 }
 
 // healthCheck returns a readiness check that GETs url and wants 200.
@@ -108,14 +119,19 @@ func healthCheck(url string, insecure bool) func(context.Context) error {
 }
 
 // isAdmin reports whether u is an administrator: in local single-user
-// mode the one user is; otherwise users named in --admins by e-mail
-// (any case) or OIDC subject.
+// mode the one user is; otherwise users who logged in through OpenID
+// Connect and are named in --admins by e-mail (any case) or subject. An
+// OSCAR basic login never makes an admin: its user name is whatever the
+// endpoint it was checked against accepts.
 func (s *Server) isAdmin(u *auth.User) bool {
 	if u == nil {
 		return false
 	}
 	if u.Mode == auth.ModeLocal {
 		return true
+	}
+	if u.Mode != auth.ModeOIDC {
+		return false
 	}
 	for _, a := range s.cfg.Admins {
 		if (u.Email != "" && strings.EqualFold(a, u.Email)) || a == u.Subject {

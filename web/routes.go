@@ -128,6 +128,7 @@ func (s *Server) buildEcho() {
 		SharedClusters: s.sharedClusters,
 		AccessToken:    s.oidcAccessToken(),
 		IsAdmin:        s.isAdmin,
+		AllowedHosts:   s.cfg.ClusterHosts,
 	})
 	s.login = handlers.NewLogin(s.handlers, s.auth)
 
@@ -174,6 +175,12 @@ func (s *Server) buildEcho() {
 	// 6. Security headers: CSP with a per-request nonce, nosniff,
 	//    frame and referrer policies.
 	e.Use(securityHeaders(strings.HasPrefix(s.cfg.PublicURL, "https://")))
+	//    In local single-user mode, only requests addressed to this
+	//    machine by name (localhost, 127.0.0.1, [::1]) are answered: a
+	//    rebound DNS name must not reach the one user's session.
+	if s.localUser != nil {
+		e.Use(localHostOnly)
+	}
 	// 7. Gzip: compress text responses; WebSocket upgrades and file
 	//    downloads (sent as stored, with their true length) pass untouched.
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{

@@ -3,6 +3,8 @@ package web
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"net"
+	"net/http"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -53,5 +55,25 @@ func securityHeaders(hsts bool) echo.MiddlewareFunc {
 			c.SetRequest(req.WithContext(templ.WithNonce(req.Context(), nonce)))
 			return next(c)
 		}
+	}
+}
+
+// localHostOnly refuses requests whose Host is not this machine's own
+// name for the server. In local single-user mode whoever reaches the port
+// is the user, so a web page that re-points its DNS name to 127.0.0.1
+// (DNS rebinding) must not be able to talk to the server as its own
+// origin: only localhost, 127.0.0.1 and [::1] (with any port) pass.
+func localHostOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		host := c.Request().Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.Trim(host, "[]")
+		if strings.EqualFold(host, "localhost") || host == "127.0.0.1" || host == "::1" {
+			return next(c)
+		}
+		return echo.NewHTTPError(http.StatusMisdirectedRequest,
+			"this FDL Studio runs in local single-user mode and answers only to localhost, 127.0.0.1 and [::1]")
 	}
 }

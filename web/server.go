@@ -134,7 +134,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		return nil, err
 	}
 
-	s.addSharedClusters()
+	if err := s.addSharedClusters(); err != nil {
+		return nil, err
+	}
 	runLocal, err := localClusterEnabled(cfg)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/static"
 )
 
@@ -39,6 +40,9 @@ func newTestServer(t testing.TB, opts ...Option) (*Server, *bytes.Buffer) {
 func do(t *testing.T, srv *Server, req *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
+	if req.Host == "example.com" { // httptest's default: address us as a browser on this machine would
+		req.Host = "127.0.0.1"
+	}
 	srv.echo.ServeHTTP(rec, req)
 	return rec
 }
@@ -375,6 +379,44 @@ func TestLocalClusterEnabled(t *testing.T) {
 		got, err := localClusterEnabled(cfg)
 		if got != tt.want || (tt.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("%s auth=%v admins=%v: %v, %v; want %v, %q", tt.mode, tt.auth, tt.admins, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestLocalModeAnswersOnlyToLocalHostNames(t *testing.T) {
+	srv, _ := newTestServer(t)
+	for host, want := range map[string]int{
+		"127.0.0.1:8080":        http.StatusOK,
+		"localhost:8080":        http.StatusOK,
+		"[::1]:8080":            http.StatusOK,
+		"evil.example:8080":     http.StatusMisdirectedRequest,
+		"127.0.0.1.nip.io:8080": http.StatusMisdirectedRequest,
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Host = host
+		if rec := do(t, srv, req); rec.Code != want {
+			t.Errorf("Host %s: %d, want %d", host, rec.Code, want)
+		}
+	}
+}
+
+func TestIsAdmin(t *testing.T) {
+	s := &Server{cfg: Config{Admins: []string{"Root@Example.org", "sub-123"}}}
+	tests := []struct {
+		u    *auth.User
+		want bool
+	}{
+		{nil, false},
+		{&auth.User{Mode: auth.ModeLocal}, true},
+		{&auth.User{Mode: auth.ModeOIDC, Email: "root@example.org"}, true},
+		{&auth.User{Mode: auth.ModeOIDC, Subject: "sub-123"}, true},
+		{&auth.User{Mode: auth.ModeOIDC, Subject: "sub-456", Email: "alice@example.org"}, false},
+		// An OSCAR login's user name is whatever some endpoint accepted.
+		{&auth.User{Mode: auth.ModeOSCAR, Subject: "sub-123", Email: "root@example.org"}, false},
+	}
+	for _, tt := range tests {
+		if got := s.isAdmin(tt.u); got != tt.want {
+			t.Errorf("isAdmin(%+v) = %v, want %v", tt.u, got, tt.want)
 		}
 	}
 }

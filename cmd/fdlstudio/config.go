@@ -110,6 +110,11 @@ var settings = []setting{
 		},
 	},
 	{
+		name: "cluster-hosts", usage: "hosts users may register as clusters (comma-separated; *.example.org for sub-domains, host:port for one port); empty allows any http(s) host",
+		def: func(c web.Config) string { return strings.Join(c.ClusterHosts, ",") },
+		set: func(c *web.Config, v string) error { c.ClusterHosts = splitList(v); return nil },
+	},
+	{
 		name: "admins", usage: "administrators, by e-mail or OIDC subject (comma-separated); with a login method, only they see the local cluster",
 		def: func(c web.Config) string { return strings.Join(c.Admins, ",") },
 		set: func(c *web.Config, v string) error { c.Admins = splitList(v); return nil },
@@ -341,7 +346,9 @@ var clusterKeys = []string{"name", "endpoint", "username", "password", "password
 
 // readSharedClusters reads the operator's clusters: a list of
 // {name, endpoint, username, password | password-file, insecure-tls}.
-// The password is best given as a file, so it stays out of the config.
+// Without credentials, each user reaches the cluster with their own login
+// token; with them (an OSCAR account, often its admin), only
+// administrators may use it. The password is best given as a file.
 func readSharedClusters(path string, n *yaml.Node) ([]web.ClusterConfig, error) {
 	at := func(n *yaml.Node, format string, args ...any) error {
 		return &configError{fmt.Sprintf("%s:%d:%d: clusters: ", path, n.Line, n.Column) + fmt.Sprintf(format, args...)}
@@ -392,8 +399,8 @@ func readSharedClusters(path string, n *yaml.Node) ([]web.ClusterConfig, error) 
 			return nil, at(item, "two clusters are called %q", c.Name)
 		case c.Name == web.LocalClusterName:
 			return nil, at(item, "%q is the embedded local cluster's name; pick another", c.Name)
-		case c.Username == "" || c.Password == "":
-			return nil, at(item, "cluster %q needs username and password (or password-file)", c.Name)
+		case (c.Username == "") != (c.Password == ""):
+			return nil, at(item, "cluster %q: give both username and password (or password-file), or neither to use each user's own login token", c.Name)
 		}
 		if _, err := backends.ValidateEndpoint(c.Endpoint, nil); err != nil {
 			return nil, at(item, "cluster %q: %s", c.Name, backends.MessageOf(err))

@@ -191,7 +191,7 @@ func TestConfigFileSharedClusters(t *testing.T) {
 		{"not a list", "clusters: egi\n", ":1:11: clusters: want a list"},
 		{"unknown key", "clusters:\n- name: a\n  endpont: https://x\n", `unknown key "endpont"`},
 		{"bad endpoint", "clusters:\n- name: a\n  endpoint: ftp://x\n  username: u\n  password: p\n", `cluster "a": endpoint "ftp://x": scheme must be http or https`},
-		{"no password", "clusters:\n- name: a\n  endpoint: https://x\n  username: u\n", "needs username and password"},
+		{"no password", "clusters:\n- name: a\n  endpoint: https://x\n  username: u\n", "give both username and password"},
 		{"local name", "clusters:\n- name: local\n  endpoint: https://x\n  username: u\n  password: p\n", "embedded local cluster"},
 		{"duplicate", "clusters:\n- {name: a, endpoint: 'https://x', username: u, password: p}\n- {name: a, endpoint: 'https://y', username: u, password: p}\n", `two clusters are called "a"`},
 	}
