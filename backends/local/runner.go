@@ -15,7 +15,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -180,40 +179,27 @@ func (c *Cluster) execute(ctx context.Context, work string, spec runSpec) (runRe
 	cmd.Dir = work
 	cmd.Env = env
 	cmd.SysProcAttr = childAttrs()
-	cmd.Stdin = nil
+	var stdout io.Writer = lg
 	if spec.stdout != nil {
-		cmd.Stdout = io.MultiWriter(lg, spec.stdout)
-	} else {
-		cmd.Stdout = lg
+		stdout = io.MultiWriter(lg, spec.stdout)
 	}
-	cmd.Stderr = lg
-	if err := cmd.Start(); err != nil {
+	exit, killedBy, err := runGroup(ctx, cmd, stdout, lg)
+	switch {
+	case err != nil:
 		return res, fmt.Errorf("start %s: %w", shell, err)
-	}
-	pid := cmd.Process.Pid
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	var werr error
-	select {
-	case werr = <-waited:
-	case <-ctx.Done():
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-waited
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return res, fmt.Errorf("the job exceeded its time limit of %s and was killed", c.cfg.JobTimeout)
-		}
+	case errors.Is(killedBy, context.DeadlineExceeded):
+		return res, fmt.Errorf("the job exceeded its time limit of %s and was killed", c.cfg.JobTimeout)
+	case killedBy != nil:
 		return res, fmt.Errorf("the job was cancelled and killed: %w", context.Cause(ctx))
 	}
-	// Leave nothing behind: background processes of the script die too.
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	res.exitCode = cmd.ProcessState.ExitCode()
-	if werr != nil {
+	res.exitCode = exit
+	if exit != 0 {
 		lg.Printf("Script exited with status %d", res.exitCode)
 		return res, errScriptFailed
 	}
 
 	var total int64
-	err := filepath.WalkDir(outDir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(outDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
