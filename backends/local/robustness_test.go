@@ -59,7 +59,9 @@ func TestBackgroundProcessDoesNotHoldTheJob(t *testing.T) {
 	a.must(201, "POST", "/job/bg", nil)
 	job := a.lastHead.Get(jobNameHeader)
 	start := time.Now()
-	r := a.waitJobs("bg", 8*time.Second, func(r jobsResponse) bool { return r.Jobs[job].Status != StatusPending && r.Jobs[job].Status != StatusRunning })
+	r := a.waitJobs("bg", 8*time.Second, func(r jobsResponse) bool {
+		return r.Jobs[job].Status != StatusPending && r.Jobs[job].Status != StatusRunning
+	})
 	if got := r.Jobs[job].Status; got != StatusSucceeded {
 		t.Errorf("job status = %s, want %s", got, StatusSucceeded)
 	}
