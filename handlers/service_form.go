@@ -233,9 +233,15 @@ func (h *Handler) PreviewService(c echo.Context) error {
 		p.Errors[k] = v
 	}
 	if sfIsHTMX(c) {
+		// 200 even when the YAML was refused: htmx only swaps 2xx
+		// answers, and the refusal must replace the form body to be seen.
 		return Render(c, http.StatusOK, templates.ServiceFormBody(p))
 	}
-	return Render(c, http.StatusOK, templates.ServiceFormPage(p))
+	status := http.StatusOK
+	if yamlErr != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	return Render(c, status, templates.ServiceFormPage(p))
 }
 
 func sfIsHTMX(c echo.Context) bool { return c.Request().Header.Get("HX-Request") == "true" }
@@ -952,17 +958,33 @@ func sfYAMLStyle(n *yaml.Node) {
 	}
 }
 
-// sfLookup follows keys through nested mappings.
+// sfResolve follows alias nodes (`*a`) to the node they name, so a
+// document using anchors reads as the fdl model reads it. A document
+// node is not followed: callers pass what is below it.
+func sfResolve(n *yaml.Node) *yaml.Node {
+	// yaml.v3 refuses alias cycles while parsing; the bound is for nodes
+	// built by hand.
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	if n != nil && n.Kind == yaml.AliasNode {
+		return nil
+	}
+	return n
+}
+
+// sfLookup follows keys through nested mappings, through aliases. val is
+// the resolved value; key is the key node as written (for comments).
 func sfLookup(n *yaml.Node, keys ...string) (key, val *yaml.Node) {
-	val = n
+	val = sfResolve(n)
 	for _, k := range keys {
 		if val == nil || val.Kind != yaml.MappingNode {
 			return nil, nil
 		}
 		var found bool
 		for i := 0; i+1 < len(val.Content); i += 2 {
-			if val.Content[i].Value == k {
-				key, val, found = val.Content[i], val.Content[i+1], true
+			if kn := sfResolve(val.Content[i]); kn != nil && kn.Kind == yaml.ScalarNode && kn.Value == k {
+				key, val, found = val.Content[i], sfResolve(val.Content[i+1]), true
 				break
 			}
 		}
@@ -971,6 +993,48 @@ func sfLookup(n *yaml.Node, keys ...string) (key, val *yaml.Node) {
 		}
 	}
 	return key, val
+}
+
+// sfOnlyService is the service mapping of a document whose
+// functions.oscar is a list of one `cluster: service` item, through
+// aliases; an error says what shape was found instead.
+func sfOnlyService(root *yaml.Node) (*yaml.Node, error) {
+	_, list := sfLookup(root, "functions", "oscar")
+	switch {
+	case list == nil:
+		return nil, errors.New("`functions.oscar` could not be read as written (merge keys `<<` are not followed here); write it out as a list")
+	case list.Kind != yaml.SequenceNode:
+		return nil, fmt.Errorf("`functions.oscar` must be a list of `cluster: service` items, and is a %s", sfKindName(list))
+	case len(list.Content) != 1:
+		return nil, fmt.Errorf("`functions.oscar` must hold exactly one item, and holds %d", len(list.Content))
+	}
+	item := sfResolve(list.Content[0])
+	if item == nil || item.Kind != yaml.MappingNode || len(item.Content) != 2 {
+		return nil, errors.New("the item of `functions.oscar` must be a mapping with one key, the cluster, holding the service")
+	}
+	svc := sfResolve(item.Content[1])
+	if svc == nil || svc.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("the service under `functions.oscar` must be a mapping, and is a %s", sfKindName(svc))
+	}
+	return svc, nil
+}
+
+func sfKindName(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "null"
+		}
+		return "scalar"
+	}
+	return "node of another kind"
 }
 
 // parseServiceYAML reads an FDL document holding exactly one OSCAR
@@ -999,8 +1063,10 @@ func parseServiceYAML(data []byte) (cluster string, svc *backends.Service, diags
 		return "", nil, diags, yamlRefused("The YAML was not applied: fix the errors below first.")
 	}
 	e := m.Oscar[0]
-	_, node := sfLookup(doc.Root(), "functions", "oscar")
-	node = node.Content[0].Content[1]
+	node, err := sfOnlyService(doc.Root())
+	if err != nil {
+		return "", nil, diags, yamlRefusedf("The YAML was not applied: %v.", err)
+	}
 	svc, err = nodeService(node)
 	if err != nil {
 		return "", nil, diags, yamlRefusedf("The YAML was not applied: %v", err)

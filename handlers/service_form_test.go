@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/net/html"
+	"gopkg.in/yaml.v3"
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
@@ -546,6 +547,93 @@ func TestServiceFormBadYAML(t *testing.T) {
 				t.Errorf("the form changed: memory = %q", got)
 			}
 		})
+	}
+}
+
+// TestServiceFormHostileYAMLShapes: functions.oscar written in a shape
+// other than a one-item list of `cluster: service` is refused with a
+// message (422 for a whole page; for htmx the form body with the message,
+// as htmx swaps only 2xx answers), never a panic. A list reached through
+// an alias is followed, as the fdl model follows it, and applied.
+func TestServiceFormHostileYAMLShapes(t *testing.T) {
+	env := newFormEnv(t)
+	tests := []struct {
+		name, yaml string
+		applied    bool
+	}{
+		{"oscar is an alias", "x: &a [ {local: {name: s, image: i, script: s}} ]\nfunctions: {oscar: *a}\n", true},
+		{"item and service are aliases", "s: &s {name: s, image: i, script: s}\ni: &i {local: *s}\nfunctions: {oscar: [*i]}\n", true},
+		{"oscar is a mapping", "functions:\n  oscar:\n    local: {name: s, image: i, script: s}\n", false},
+		{"item with two keys", "functions:\n  oscar:\n    - local: {name: s, image: i, script: s}\n      other: {name: t, image: i, script: s}\n", false},
+		{"item is a scalar", "functions:\n  oscar:\n    - local\n", false},
+		{"empty list", "functions:\n  oscar: []\n", false},
+		{"service is an alias to a list", "x: &a [1, 2]\nfunctions:\n  oscar:\n    - local: *a\n", false},
+		{"functions is an alias to a scalar", "x: &a hello\nfunctions: *a\n", false},
+		{"merge key", "base: &b {oscar: [{local: {name: s, image: i, script: s}}]}\nfunctions:\n  <<: *b\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			form := fullForm()
+			form.Set("op", "apply-yaml")
+			form.Set("yaml", tt.yaml)
+			rec := env.do(http.MethodPost, "/services/preview", form, false)
+			page := rec.Body.String()
+			if tt.applied {
+				if rec.Code != http.StatusOK {
+					t.Fatalf("apply: %d, want 200\n%s", rec.Code, page)
+				}
+				if got := formValues(t, page).Get("name"); got != "s" {
+					t.Errorf("after apply the form's name is %q, want s", got)
+				}
+				return
+			}
+			if rec.Code != http.StatusUnprocessableEntity {
+				t.Fatalf("apply: %d, want 422\n%s", rec.Code, page)
+			}
+			if msg := textOf(elementByID(t, page, "sf-diags")); !strings.Contains(msg, "not applied") {
+				t.Errorf("refusal message = %q", msg)
+			}
+			if got := attr(elementByID(t, page, "sf-memory"), "value"); got != "1Gi" {
+				t.Errorf("the form changed: memory = %q", got)
+			}
+			rec = env.do(http.MethodPost, "/services/preview", form, true)
+			if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "not applied") {
+				t.Errorf("htmx apply: %d without the refusal", rec.Code)
+			}
+		})
+	}
+}
+
+// TestServiceFormOnlyService: the walk to the service mapping checks
+// every step (the fdl model refuses most of these shapes first; this
+// guards the walk itself), through aliases.
+func TestServiceFormOnlyService(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"list through alias", "x: &a [{c: {name: s}}]\nfunctions: {oscar: *a}\n", ""},
+		{"no oscar", "functions: {aws: []}\n", "could not be read"},
+		{"oscar mapping", "functions: {oscar: {c: {name: s}}}\n", "is a mapping"},
+		{"oscar scalar", "functions: {oscar: hello}\n", "is a scalar"},
+		{"empty list", "functions: {oscar: []}\n", "holds 0"},
+		{"two items", "functions: {oscar: [{c: {}}, {d: {}}]}\n", "holds 2"},
+		{"two keys", "functions: {oscar: [{c: {}, d: {}}]}\n", "one key"},
+		{"scalar item", "functions: {oscar: [c]}\n", "one key"},
+		{"service list", "x: &a [1]\nfunctions: {oscar: [{c: *a}]}\n", "is a list"},
+		{"service null", "functions: {oscar: [{c: }]}\n", "is a null"},
+	}
+	for _, tt := range tests {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(tt.yaml), &doc); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		n, err := sfOnlyService(doc.Content[0])
+		switch {
+		case tt.want == "" && (err != nil || n == nil || n.Kind != yaml.MappingNode):
+			t.Errorf("%s: got %v, %v; want the service mapping", tt.name, n, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
+		}
 	}
 }
 
