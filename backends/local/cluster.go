@@ -43,9 +43,15 @@ type Config struct {
 	MaxConcurrency int
 	// JobTimeout bounds one execution. Default 30 minutes.
 	JobTimeout time.Duration
-	// MaxOutputBytes bounds the total size of a job's output files.
-	// Default 1 GiB.
+	// MaxOutputBytes bounds the total size of a job's output files; the
+	// script is killed as soon as they go over it. Default 1 GiB.
 	MaxOutputBytes int64
+	// MaxWorkDirBytes bounds what a running job may add to its working
+	// dir: temporary files and outputs (its input does not count). Like
+	// MaxOutputBytes, it is checked every half second while the script
+	// runs, which is killed when over. Default 8 GiB, or MaxOutputBytes if
+	// that is larger.
+	MaxWorkDirBytes int64
 	// MaxLogBytes bounds a job's stored log. Default 16 MiB.
 	MaxLogBytes int64
 	// MaxBodyBytes bounds /job and /run request bodies. Default 64 MiB.
@@ -182,6 +188,9 @@ func New(cfg Config, logger *slog.Logger) (*Cluster, error) {
 	}
 	if cfg.MaxOutputBytes <= 0 {
 		cfg.MaxOutputBytes = 1 << 30
+	}
+	if cfg.MaxWorkDirBytes <= 0 {
+		cfg.MaxWorkDirBytes = max(8<<30, cfg.MaxOutputBytes)
 	}
 	if cfg.MaxLogBytes <= 0 {
 		cfg.MaxLogBytes = 16 << 20

@@ -15,6 +15,9 @@ import (
 // could otherwise hold the pipe, and the job, open for ever.
 const outputDrainDelay = 2 * time.Second
 
+// diskCheckInterval is how often a running job's disk use is measured.
+const diskCheckInterval = 500 * time.Millisecond
+
 // runGroup starts cmd in its own process group (cmd.SysProcAttr must set
 // Setpgid, see childAttrs), copies its stdout and stderr to the given
 // writers and waits for the group leader, the script's shell.
@@ -26,9 +29,12 @@ const outputDrainDelay = 2 * time.Second
 // neither outlive the job nor keep it Running. What they wrote is read for
 // at most outputDrainDelay more.
 //
-// If ctx ends first the group is killed and killedBy is ctx.Err(). The exit
-// code is the leader's (-1 when it was killed). err is only a start error.
-func runGroup(ctx context.Context, cmd *exec.Cmd, stdout, stderr io.Writer) (exit int, killedBy error, err error) {
+// While the leader runs, check (if not nil) is called every
+// diskCheckInterval; when it returns an error the group is killed and
+// killedBy is that error. If ctx ends first the group is killed and
+// killedBy is ctx.Err(). The exit code is the leader's (-1 when it was
+// killed). err is only a start error.
+func runGroup(ctx context.Context, cmd *exec.Cmd, stdout, stderr io.Writer, check func() error) (exit int, killedBy error, err error) {
 	pipes, err := attachOutput(cmd, stdout, stderr)
 	if err != nil {
 		return -1, nil, err
@@ -41,12 +47,25 @@ func runGroup(ctx context.Context, cmd *exec.Cmd, stdout, stderr io.Writer) (exi
 	pid := cmd.Process.Pid
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
-	select {
-	case <-waited:
-	case <-ctx.Done():
-		killedBy = ctx.Err()
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-waited
+	tick := time.NewTicker(diskCheckInterval)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-waited:
+			break wait
+		case <-ctx.Done():
+			killedBy = ctx.Err()
+		case <-tick.C:
+			if check != nil {
+				killedBy = check()
+			}
+		}
+		if killedBy != nil {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			<-waited
+			break wait
+		}
 	}
 	// Leave nothing behind: background processes of the script die too.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)

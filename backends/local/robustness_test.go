@@ -79,3 +79,42 @@ func TestBackgroundProcessDoesNotHoldTheJob(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestDiskLimitsKillTheRunningJob(t *testing.T) {
+	c := startCluster(t, Config{MaxOutputBytes: 1 << 20, MaxWorkDirBytes: 2 << 20})
+	// Left alone, each script writes 100 MB over about 25 s.
+	loop := func(file string) string {
+		return "i=0\nwhile [ $i -lt 1000 ]; do head -c 100000 /dev/zero >> \"" + file + "\"; i=$((i+1)); sleep 0.02; done\necho finished\n"
+	}
+	tests := []struct {
+		name   string
+		script string
+		want   string
+	}{
+		{"outputs", loop("$TMP_OUTPUT_DIR/big.bin"), "over the limit of 1048576 bytes (MaxOutputBytes)"},
+		{"tmpfiles", loop("$TMPDIR/big.tmp"), "over the limit of 2097152 bytes (MaxWorkDirBytes)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAPI(t, c)
+			a.must(201, "POST", "/system/services", mustMarshal(t, map[string]any{"name": tt.name, "image": "alpine", "script": tt.script}))
+			start := time.Now()
+			a.must(201, "POST", "/job/"+tt.name, nil)
+			job := a.lastHead.Get(jobNameHeader)
+			r := a.waitJobs(tt.name, 8*time.Second, func(r jobsResponse) bool {
+				return r.Jobs[job].Status != StatusPending && r.Jobs[job].Status != StatusRunning
+			})
+			t.Logf("job ended in %s", time.Since(start))
+			if got := r.Jobs[job].Status; got != StatusFailed {
+				t.Errorf("status = %s, want %s", got, StatusFailed)
+			}
+			log := string(a.must(200, "GET", "/system/logs/"+tt.name+"/"+job, nil))
+			if !strings.Contains(log, tt.want) {
+				t.Errorf("log does not say which limit was exceeded (%q):\n%s", tt.want, log)
+			}
+			if strings.Contains(log, "finished") {
+				t.Errorf("the script ran to its end:\n%s", log)
+			}
+		})
+	}
+}

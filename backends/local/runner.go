@@ -183,10 +183,14 @@ func (c *Cluster) execute(ctx context.Context, work string, spec runSpec) (runRe
 	if spec.stdout != nil {
 		stdout = io.MultiWriter(lg, spec.stdout)
 	}
-	exit, killedBy, err := runGroup(ctx, cmd, stdout, lg)
+	check := c.diskWatch(work, outDir)
+	exit, killedBy, err := runGroup(ctx, cmd, stdout, lg, check)
+	var over *diskLimitError
 	switch {
 	case err != nil:
 		return res, fmt.Errorf("start %s: %w", shell, err)
+	case errors.As(killedBy, &over):
+		return res, over
 	case errors.Is(killedBy, context.DeadlineExceeded):
 		return res, fmt.Errorf("the job exceeded its time limit of %s and was killed", c.cfg.JobTimeout)
 	case killedBy != nil:
@@ -225,6 +229,60 @@ func (c *Cluster) execute(ctx context.Context, work string, spec runSpec) (runRe
 		return res, fmt.Errorf("the output files total %d bytes, over the limit of %d bytes; nothing was uploaded", total, c.cfg.MaxOutputBytes)
 	}
 	return res, nil
+}
+
+// diskLimitError says which disk limit a running job went over.
+type diskLimitError struct {
+	what  string // "output files in TMP_OUTPUT_DIR", ...
+	size  int64
+	limit int64
+	name  string // the Config field
+}
+
+func (e *diskLimitError) Error() string {
+	return fmt.Sprintf("the job's %s reached %d bytes while it ran, over the limit of %d bytes (%s); the job was killed", e.what, e.size, e.limit, e.name)
+}
+
+// diskWatch returns the check runGroup makes while a script runs: it sums
+// the files under the working dir and fails when the outputs go over
+// MaxOutputBytes or what the script added to the dir (anything but what was
+// there before it started, its input) goes over MaxWorkDirBytes. Stopping
+// the script then, instead of after it exits, keeps it from filling the
+// disk.
+func (c *Cluster) diskWatch(work, outDir string) func() error {
+	baseline, _ := dirUsage(work, outDir)
+	return func() error {
+		total, out := dirUsage(work, outDir)
+		if c.cfg.MaxOutputBytes > 0 && out > c.cfg.MaxOutputBytes {
+			return &diskLimitError{what: "output files in TMP_OUTPUT_DIR", size: out, limit: c.cfg.MaxOutputBytes, name: "MaxOutputBytes"}
+		}
+		if grown := total - baseline; c.cfg.MaxWorkDirBytes > 0 && grown > c.cfg.MaxWorkDirBytes {
+			return &diskLimitError{what: "working dir (temporary files and outputs)", size: grown, limit: c.cfg.MaxWorkDirBytes, name: "MaxWorkDirBytes"}
+		}
+		return nil
+	}
+}
+
+// dirUsage sums the sizes of the regular files under root, and of those
+// under sub (a dir inside root). Entries that vanish or cannot be read
+// while it walks are skipped: the script is still running.
+func dirUsage(root, sub string) (total, inSub int64) {
+	prefix := sub + string(filepath.Separator)
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		total += info.Size()
+		if strings.HasPrefix(p, prefix) {
+			inSub += info.Size()
+		}
+		return nil
+	})
+	return total, inSub
 }
 
 // passes reports whether a file name passes an output's prefix and suffix
