@@ -318,7 +318,9 @@ func (c *Cluster) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	// 3. Workers: requeue what was pending, fail what was cut short.
+	// 3. Workers: requeue what was pending, fail what was cut short, and
+	// remove the working dirs such jobs left behind.
+	c.sweepWorkDirs()
 	c.recoverJobs()
 	c.wg.Add(1)
 	go c.dispatch()
@@ -486,6 +488,27 @@ func (c *Cluster) recoverJobs() {
 				}
 			}
 		}
+	}
+}
+
+// sweepWorkDirs removes what is left under the work root. A finished job
+// or sync run removes its own working dir, so anything there at start was
+// left by a run cut short by a crash or a kill, and no job of this cluster
+// runs yet (like recoverJobs, this assumes one cluster per data dir).
+func (c *Cluster) sweepWorkDirs() {
+	root := c.workRoot()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		c.log.Warn("list stale working dirs", "dir", root, "err", err)
+		return
+	}
+	for _, e := range entries {
+		p := filepath.Join(root, e.Name())
+		if err := os.RemoveAll(p); err != nil {
+			c.log.Warn("remove stale working dir", "dir", p, "err", err)
+			continue
+		}
+		c.log.Info("removed stale working dir", "dir", p)
 	}
 }
 

@@ -118,3 +118,26 @@ func TestDiskLimitsKillTheRunningJob(t *testing.T) {
 		})
 	}
 }
+
+func TestStartRemovesStaleWorkDirs(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "work", "svc-0b5e1c1e-6d0e-4c4e-9a43-3f1c8e1d7a10-123456", "tmp")
+	if err := os.MkdirAll(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stale, "leftover.bin"), []byte("data of a job cut short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startCluster(t, Config{DataDir: dir})
+	entries, err := os.ReadDir(filepath.Join(dir, "work"))
+	if err != nil {
+		t.Fatalf("the work root is gone too, want it kept: %v", err)
+	}
+	if len(entries) != 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("after Start, the work root still holds %v", names)
+	}
+}
