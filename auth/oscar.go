@@ -57,7 +57,8 @@ func (m *Manager) LoginOSCAR(c echo.Context, endpoint, username, password, next 
 			return "", &LoginError{Message: fmt.Sprintf("Could not reach OSCAR at %s within %s. Check the endpoint.", ep, oscarLoginTimeout), Err: err}
 		}
 	}
-	user, err := m.store.UpsertUser(c.Request().Context(), ep, username, username, "")
+	// "oscar:" keeps these identities apart from OIDC ones (issuer URLs).
+	user, err := m.store.UpsertUser(c.Request().Context(), "oscar:"+ep, username, username, "")
 	if err != nil {
 		return "", err
 	}

@@ -65,12 +65,23 @@ func (h *Handler) userClusters(ctx context.Context, u *auth.User) ([]store.Clust
 	if err != nil {
 		return nil, err
 	}
-	return append(h.sharedFor(u), own...), nil
+	out := h.sharedFor(u)
+	if h.session != nil {
+		if sc, ok := h.session(ctx); ok {
+			out = append([]store.Cluster{sc}, out...)
+		}
+	}
+	return append(out, own...), nil
 }
 
 // findCluster returns the cluster called name that u may use. An
 // admin-only cluster is, for anyone else, a cluster they do not have.
 func (h *Handler) findCluster(ctx context.Context, u *auth.User, name string) (store.Cluster, error) {
+	if h.session != nil {
+		if sc, ok := h.session(ctx); ok && sc.Name == name {
+			return sc, nil
+		}
+	}
 	for _, c := range h.sharedFor(u) {
 		if c.Name == name {
 			return c, nil
@@ -162,6 +173,9 @@ func (h *Handler) ShowClusterHealth(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := h.checkLogin(c.Request().Context(), []store.Cluster{cl}); err != nil {
+		return err
+	}
 	return Render(c, http.StatusOK, templates.ClusterHealth(h.probe(c.Request().Context(), cl)))
 }
 
@@ -172,11 +186,11 @@ func (h *Handler) probe(ctx context.Context, cl store.Cluster) templates.Cluster
 	start := time.Now()
 	b, err := h.backendFor(ctx, cl)
 	if err != nil {
-		return templates.ClusterHealthProps{Error: Describe(err)}
+		return templates.ClusterHealthProps{Error: h.describe(err)}
 	}
 	info, err := b.SystemInfo(ctx)
 	if err != nil {
-		return templates.ClusterHealthProps{Error: Describe(err)}
+		return templates.ClusterHealthProps{Error: h.describe(err)}
 	}
 	return templates.ClusterHealthProps{OK: true, Version: info.Version, Latency: time.Since(start).Round(time.Millisecond).String()}
 }
@@ -194,13 +208,16 @@ func (h *Handler) ShowCluster(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := h.checkLogin(ctx, []store.Cluster{cl}); err != nil {
+		return err
+	}
 	p := templates.ClusterProps{
 		Chrome:  h.Chrome(c, cl.Name, "/clusters"),
 		Cluster: clusterRows([]store.Cluster{cl})[0],
 	}
 	b, err := h.backendFor(ctx, cl)
 	if err != nil {
-		p.InfoError = Describe(err)
+		p.InfoError = h.describe(err)
 		return Render(c, http.StatusOK, templates.ClusterPage(p))
 	}
 	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
@@ -210,14 +227,14 @@ func (h *Handler) ShowCluster(c echo.Context) error {
 	go func() {
 		defer wg.Done()
 		if p.Info, err = b.SystemInfo(ctx); err != nil {
-			p.InfoError = Describe(err)
+			p.InfoError = h.describe(err)
 		}
 	}()
 	go func() {
 		defer wg.Done()
 		st, err := b.Status(ctx)
 		if err != nil {
-			p.StatusError = Describe(err)
+			p.StatusError = h.describe(err)
 			return
 		}
 		p.Status = st
@@ -226,7 +243,7 @@ func (h *Handler) ShowCluster(c echo.Context) error {
 		defer wg.Done()
 		cfg, err := b.UserConfig(ctx)
 		if err != nil {
-			p.ConfigError = Describe(err)
+			p.ConfigError = h.describe(err)
 			return
 		}
 		redacted := cfg.Redacted()
@@ -310,7 +327,7 @@ func (h *Handler) readClusterForm(c echo.Context) (templates.ClusterForm, map[st
 		if errors.As(err, &be) && be.Message != "" {
 			errs["endpoint"] = strings.ToUpper(be.Message[:1]) + be.Message[1:] + "."
 		} else {
-			errs["endpoint"] = Describe(err)
+			errs["endpoint"] = h.describe(err)
 		}
 	} else {
 		f.Endpoint = u.String()
@@ -376,8 +393,13 @@ func (h *Handler) UpdateCluster(c echo.Context) error {
 		return err
 	}
 	f, errs := h.readClusterForm(c)
-	if f.AuthKind == store.AuthBasic && f.Password == "" && old.Password == "" {
+	switch {
+	case f.AuthKind != store.AuthBasic || f.Password != "":
+	case old.Password == "":
 		errs["password"] = "Give the password for this user."
+	case f.Endpoint != old.Endpoint || f.Insecure && !old.InsecureTLS:
+		// The stored password only goes where it went before.
+		errs["password"] = "The endpoint or its TLS check changed: give the password again."
 	}
 	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Edit "+old.Name, "/clusters"), Editing: old.Name, Form: f, Errors: errs, TokenAuth: h.accessToken != nil}
 	props.Form.HasPassword = old.Password != ""
@@ -434,7 +456,9 @@ func (h *Handler) TestCluster(c echo.Context) error {
 	} else {
 		cl := formCluster(f).toStore(u.ID)
 		if editing := c.FormValue("editing"); editing != "" && cl.Password == "" {
-			if old, err := h.clusters.Get(c.Request().Context(), u.ID, editing); err == nil {
+			// The stored password is only sent where it went before.
+			if old, err := h.clusters.Get(c.Request().Context(), u.ID, editing); err == nil &&
+				old.Endpoint == cl.Endpoint && (old.InsecureTLS || !cl.InsecureTLS) {
 				cl.Password = old.Password
 			}
 		}

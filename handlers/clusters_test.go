@@ -109,3 +109,47 @@ func TestClusterEndpointMustBeAnAllowedHost(t *testing.T) {
 		t.Fatalf("allowed endpoint: status %d, stored %d", rec.Code, len(repo[7]))
 	}
 }
+
+// TestStoredPasswordStaysWithItsEndpoint: editing a cluster without
+// retyping the password keeps it only while the endpoint is the same.
+func TestStoredPasswordStaysWithItsEndpoint(t *testing.T) {
+	repo := memClusters{7: {{OwnerID: 7, Name: "c1", Endpoint: "https://oscar.example.org", AuthKind: "basic", Username: "u", Password: "stored"}}}
+	h := New(Deps{Clusters: repo})
+	e := echo.New()
+	post := func(endpoint string) *httptest.ResponseRecorder {
+		form := url.Values{"name": {"c1"}, "endpoint": {endpoint}, "auth_kind": {"basic"}, "username": {"u"}}
+		req := httptest.NewRequest(http.MethodPost, "/clusters/c1", strings.NewReader(form.Encode()))
+		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationForm)
+		req = req.WithContext(auth.WithUser(req.Context(), &auth.User{ID: 7, Mode: auth.ModeLocal}))
+		rec := httptest.NewRecorder()
+		ctx := e.NewContext(req, rec)
+		ctx.SetParamNames("name")
+		ctx.SetParamValues("c1")
+		if err := h.UpdateCluster(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	if rec := post("https://elsewhere.example.net"); rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "give the password again") {
+		t.Errorf("new endpoint without password: %d", rec.Code)
+	}
+	if rec := post("https://oscar.example.org"); rec.Code != http.StatusSeeOther {
+		t.Errorf("same endpoint without password: %d", rec.Code)
+	}
+}
+
+func TestOSCARLoginClusterIsListedFirst(t *testing.T) {
+	ctx := context.Background()
+	repo := memClusters{7: {{OwnerID: 7, Name: "mine"}}}
+	h := New(Deps{Clusters: repo, SessionCluster: func(context.Context) (store.Cluster, bool) {
+		return store.Cluster{Name: "oscar.example.org", Endpoint: "https://oscar.example.org", AuthKind: store.AuthBasic, Shared: true}, true
+	}})
+	u := &auth.User{ID: 7, Mode: auth.ModeOSCAR}
+	list, err := h.userClusters(ctx, u)
+	if err != nil || len(list) != 2 || list[0].Name != "oscar.example.org" || list[1].Name != "mine" {
+		t.Fatalf("clusters = %+v, %v", list, err)
+	}
+	if c, err := h.findCluster(ctx, u, "oscar.example.org"); err != nil || c.Endpoint != "https://oscar.example.org" {
+		t.Fatalf("findCluster = %+v, %v", c, err)
+	}
+}

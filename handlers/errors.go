@@ -1,12 +1,18 @@
 package handlers
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 
+	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/store"
 )
 
 // UserError is a failure whose message is written for the user; the
@@ -81,7 +87,45 @@ func Describe(err error) string {
 	if errors.As(err, &pm) {
 		return pm.PublicMessage()
 	}
-	return "An unexpected error occurred; the details are in the server log."
+	return genericError
+}
+
+const genericError = "An unexpected error occurred; the details are in the server log."
+
+// describe is Describe for a part of a page: when the error has no text
+// fit for the user, its detail is logged under an error ID that the
+// sentence quotes, so "the details are in the server log" is true.
+func (h *Handler) describe(err error) string {
+	msg := Describe(err)
+	if msg != genericError {
+		return msg
+	}
+	id := make([]byte, 6)
+	rand.Read(id)
+	ref := hex.EncodeToString(id)
+	if h.log != nil {
+		h.log.Error("part of a page failed", slog.String("error_id", ref), slog.String("error", err.Error()))
+	}
+	return "An unexpected error occurred; the details are in the server log (error ID " + ref + ")."
+}
+
+// checkLogin makes sure the user's login token can still be had before a
+// page calls several clusters with it: when it cannot be refreshed the
+// error (auth.ErrLoginRequired) is returned, so the user is sent to log in
+// instead of seeing one failure per cluster.
+func (h *Handler) checkLogin(ctx context.Context, clusters []store.Cluster) error {
+	if h.accessToken == nil {
+		return nil
+	}
+	for _, c := range clusters {
+		if c.AuthKind == store.AuthToken {
+			if _, err := h.accessToken(ctx); errors.Is(err, auth.ErrLoginRequired) {
+				return err
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

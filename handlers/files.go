@@ -80,7 +80,8 @@ func IsFileDownload(c echo.Context) bool {
 // parsed whole: when an upload request has no X-CSRF-Token header and
 // its first multipart field is csrf_token, the field is peeked from the
 // first bytes of the body and copied into the header for auth.CSRF to
-// check. The body is left unread for the handler. It must run before
+// check. The body is left unread for the handler. An upload with neither
+// is refused at once, before anything reads its body. It must run before
 // auth.CSRF.
 func MultipartCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -99,6 +100,11 @@ func MultipartCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 			if v, err := io.ReadAll(io.LimitReader(p, 256)); err == nil {
 				req.Header.Set("X-CSRF-Token", string(v))
 			}
+		}
+		if req.Header.Get("X-CSRF-Token") == "" {
+			// Refuse now: the CSRF check would otherwise parse (and
+			// spool to disk) the whole body only to refuse it.
+			return echo.NewHTTPError(http.StatusForbidden, "the upload carries no CSRF token (the form's first field must be csrf_token)")
 		}
 		req.Body = readCloser{br, req.Body}
 		return next(c)
@@ -331,6 +337,9 @@ func (h *Handler) showBuckets(c echo.Context, cluster string, status int, formEr
 	}
 	p.Cluster = cl.Name
 	p.Chrome.Title = "Files on " + cl.Name
+	if err := h.checkLogin(ctx, []store.Cluster{cl}); err != nil {
+		return err
+	}
 	st, err := h.backendFor(ctx, cl)
 	if err == nil {
 		lctx, cancel := context.WithTimeout(ctx, clusterTimeout)
@@ -343,7 +352,7 @@ func (h *Handler) showBuckets(c echo.Context, cluster string, status int, formEr
 		}
 	}
 	if err != nil {
-		p.BucketsError = Describe(err)
+		p.BucketsError = h.describe(err)
 	}
 	return Render(c, status, templates.FilesPage(p))
 }
@@ -374,7 +383,7 @@ func (h *Handler) CreateBucket(c echo.Context) error {
 	defer cancel()
 	if err := st.CreateBucket(ctx, backends.Bucket{Name: name, Visibility: vis}); err != nil {
 		if errors.Is(err, backends.ErrConflict) || errors.Is(err, backends.ErrInvalid) {
-			return h.showBuckets(c, cl.Name, http.StatusUnprocessableEntity, Describe(err))
+			return h.showBuckets(c, cl.Name, http.StatusUnprocessableEntity, h.describe(err))
 		}
 		return err
 	}
@@ -406,7 +415,7 @@ func (h *Handler) ShowObjects(c echo.Context) error {
 	defer cancel()
 	l, err := listDir(ctx, fr.st, fr.bucket, prefix, c.QueryParam("after"), filesPageSize)
 	if err != nil {
-		p.ListError = Describe(err)
+		p.ListError = h.describe(err)
 		status := http.StatusOK
 		if errors.Is(err, backends.ErrNotFound) {
 			status = http.StatusNotFound
@@ -507,7 +516,7 @@ func (h *Handler) UploadFiles(c echo.Context) error {
 	}
 	size := req.ContentLength // -1 when the client streams without a length
 	if err := fr.st.PutObject(req.Context(), fr.bucket, key, req.Body, size, ct); err != nil {
-		return userError(statusOf(err), fmt.Sprintf("%q was not uploaded: %s", rel, Describe(err)), err)
+		return userError(statusOf(err), fmt.Sprintf("%q was not uploaded: %s", rel, h.describe(err)), err)
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"key": key, "size": size})
 }
@@ -544,7 +553,7 @@ func (h *Handler) uploadMultipart(c echo.Context, fr fileRequest, prefix string)
 		}
 		ct := guessType(key, part.Header.Get(echo.HeaderContentType))
 		if err := fr.st.PutObject(c.Request().Context(), fr.bucket, key, part, -1, ct); err != nil {
-			return userError(statusOf(err), fmt.Sprintf("%q was not uploaded: %s. %s", rel, Describe(err), uploadedSoFar(done)), err)
+			return userError(statusOf(err), fmt.Sprintf("%q was not uploaded: %s. %s", rel, h.describe(err), uploadedSoFar(done)), err)
 		}
 		part.Close()
 		done = append(done, rel)
@@ -847,7 +856,7 @@ func (h *Handler) DeleteObjects(c echo.Context) error {
 	}
 	for i, k := range all {
 		if err := fr.st.DeleteObject(ctx, fr.bucket, k); err != nil {
-			return userError(statusOf(err), fmt.Sprintf("Deleting stopped at %q (%d of %d deleted): %s", k, i, len(all), Describe(err)), err)
+			return userError(statusOf(err), fmt.Sprintf("Deleting stopped at %q (%d of %d deleted): %s", k, i, len(all), h.describe(err)), err)
 		}
 	}
 	notice := fmt.Sprintf("Deleted %d objects.", len(all))
@@ -911,7 +920,7 @@ func (h *Handler) ShareObject(c echo.Context) error {
 		defer cancel()
 		u, err := fr.st.PresignObject(ctx, backends.PresignRequest{Bucket: fr.bucket, Key: key, Method: http.MethodGet, Expires: d})
 		if err != nil {
-			p.Error = Describe(err)
+			p.Error = h.describe(err)
 		} else {
 			p.URL, p.ExpiresAt = u.URL, u.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
 		}

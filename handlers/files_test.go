@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -229,4 +230,35 @@ func TestMultipartCSRFPeeksTheFirstField(t *testing.T) {
 	if sawBody != "csrf_token=tok123;files=hello;" {
 		t.Errorf("the handler read %q; the body was not left whole", sawBody)
 	}
+}
+
+// TestMultipartCSRFRefusesUploadsWithoutToken: an upload with the token
+// neither in the header nor as the first field is refused before its
+// body is read.
+func TestMultipartCSRFRefusesUploadsWithoutToken(t *testing.T) {
+	e := echo.New()
+	reached := false
+	e.POST(FilesUploadPath, func(c echo.Context) error { reached = true; return c.NoContent(http.StatusNoContent) }, MultipartCSRF)
+	body := &countingReader{r: strings.NewReader("--XX\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\r\n" + strings.Repeat("x", 1<<20) + "\r\n--XX--\r\n")}
+	req := httptest.NewRequest(http.MethodPost, "/files/local/bk/upload", body)
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=XX")
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden || reached {
+		t.Fatalf("status %d, handler reached %v", rec.Code, reached)
+	}
+	if body.n > 8192 {
+		t.Errorf("read %d bytes of a refused upload", body.n)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

@@ -37,6 +37,9 @@ type Deps struct {
 	// IsAdmin reports whether a user is an administrator (who may use
 	// admin-only shared clusters).
 	IsAdmin func(u *auth.User) bool
+	// SessionCluster is the cluster the request's user logged in to with
+	// the OSCAR basic login (ok false otherwise); it is listed first.
+	SessionCluster func(ctx context.Context) (store.Cluster, bool)
 }
 
 // Handler serves the pages and fragments of FDL Studio.
@@ -48,6 +51,7 @@ type Handler struct {
 	allowedHosts []string
 	accessToken  func(ctx context.Context) (string, error)
 	isAdmin      func(u *auth.User) bool
+	session      func(ctx context.Context) (store.Cluster, bool)
 	// One HTTP client per TLS mode, shared by every cluster client so
 	// connections are reused.
 	secureHTTP, insecureHTTP *http.Client
@@ -71,7 +75,7 @@ func New(d Deps) *Handler {
 	}
 	return &Handler{
 		log: d.Log, nav: nav,
-		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin,
+		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
 		secureHTTP: oscar.NewHTTPClient(false), insecureHTTP: oscar.NewHTTPClient(true),
 	}
 }

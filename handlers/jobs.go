@@ -325,14 +325,19 @@ func (h *Handler) ShowRecentJobs(c echo.Context) error {
 		wg  sync.WaitGroup
 		sem = make(chan struct{}, 8)
 	)
+	fail := func(err error) {
+		mu.Lock()
+		p.Failures = append(p.Failures, h.describe(err))
+		mu.Unlock()
+	}
 	for _, cs := range all {
 		if cs.err != nil {
-			p.Failures = append(p.Failures, Describe(cs.err))
+			fail(cs.err)
 			continue
 		}
 		b, err := h.backendFor(ctx, cs.cluster)
 		if err != nil {
-			p.Failures = append(p.Failures, Describe(err))
+			fail(err)
 			continue
 		}
 		for _, s := range cs.services {
@@ -342,12 +347,12 @@ func (h *Handler) ShowRecentJobs(c echo.Context) error {
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				list, err := b.ListJobs(ctx, s.Name, "")
-				mu.Lock()
-				defer mu.Unlock()
 				if err != nil {
-					p.Failures = append(p.Failures, Describe(err))
+					fail(err)
 					return
 				}
+				mu.Lock()
+				defer mu.Unlock()
 				for _, j := range jobRows(list.Jobs, 0) {
 					if p.Status == "" || j.Status == p.Status {
 						p.Jobs = append(p.Jobs, templates.ServiceJob{Cluster: cs.cluster.Name, Service: s.Name, JobRow: j})

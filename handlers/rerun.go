@@ -16,7 +16,9 @@ import (
 
 // inputLine is how OSCAR's supervisor (and the local cluster) log the
 // object a job was started for.
-var inputLine = regexp.MustCompile(`Downloading item from bucket '([^']+)' with key '([^']+)'`)
+// The key runs to the last quote of the line, so keys with quotes in
+// them are read whole.
+var inputLine = regexp.MustCompile(`(?m)Downloading item from bucket '([^']+)' with key '(.+)'\s*$`)
 
 // jobInput finds, in a job's log, the bucket and key of the object whose
 // upload started it.

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -35,6 +36,9 @@ type clusterServices struct {
 func (h *Handler) listAllServices(ctx context.Context, u *auth.User) ([]clusterServices, error) {
 	clusters, err := h.userClusters(ctx, u)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.checkLogin(ctx, clusters); err != nil {
 		return nil, err
 	}
 	out := make([]clusterServices, len(clusters))
@@ -82,7 +86,7 @@ func (h *Handler) ShowServices(c echo.Context) error {
 			continue
 		}
 		if cs.err != nil {
-			p.Failures = append(p.Failures, Describe(cs.err))
+			p.Failures = append(p.Failures, h.describe(cs.err))
 			continue
 		}
 		for _, s := range cs.services {
@@ -200,14 +204,17 @@ func (h *Handler) requestService(c echo.Context) (store.Cluster, *oscar.Client, 
 // with the status of the service's newest job, loaded per list row.
 func (h *Handler) ShowLastJob(c echo.Context) error {
 	_, b, err := h.serviceBackend(c)
+	if errors.Is(err, auth.ErrLoginRequired) {
+		return err
+	}
 	if err != nil {
-		return Render(c, http.StatusOK, templates.JobBadge("", Describe(err)))
+		return Render(c, http.StatusOK, templates.JobBadge("", h.describe(err)))
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), clusterTimeout)
 	defer cancel()
 	list, err := b.ListJobs(ctx, c.Param("name"), "")
 	if err != nil {
-		return Render(c, http.StatusOK, templates.JobBadge("", Describe(err)))
+		return Render(c, http.StatusOK, templates.JobBadge("", h.describe(err)))
 	}
 	if len(list.Jobs) == 0 {
 		return Render(c, http.StatusOK, templates.JobBadge("", ""))
@@ -244,7 +251,7 @@ func (h *Handler) ShowService(c echo.Context) error {
 		defer wg.Done()
 		jobs, err := b.ListJobs(ctx, svc.Name, "")
 		if err != nil {
-			p.JobsError = Describe(err)
+			p.JobsError = h.describe(err)
 			return
 		}
 		p.Jobs = jobRows(jobs.Jobs, 10)
@@ -255,7 +262,7 @@ func (h *Handler) ShowService(c echo.Context) error {
 			defer wg.Done()
 			st, err := b.DeploymentStatus(ctx, svc.Name)
 			if err != nil {
-				p.DeploymentError = Describe(err)
+				p.DeploymentError = h.describe(err)
 				return
 			}
 			p.Deployment = st
@@ -298,11 +305,14 @@ func serviceBuckets(s *backends.Service) []templates.BucketRef {
 
 // serviceFDL renders one service as an FDL document (functions.oscar,
 // keyed by the cluster), leaving out what OSCAR generates (token, owner,
-// bucket list, runtime status) so the file can be deployed again.
+// bucket list, runtime status) so the file can be deployed again, and
+// every secret: secret values and storage credentials stay on the
+// cluster.
 func serviceFDL(cluster string, s *backends.Service) ([]byte, error) {
 	clean := *s
 	clean.Token, clean.Owner, clean.BucketList, clean.Namespace = "", "", nil, ""
 	clean.Deployment, clean.VolumeStatus, clean.ClusterID = nil, nil, ""
+	clean.StorageProviders = clean.StorageProviders.WithoutSecrets()
 	if clean.Environment != nil && len(clean.Environment.Secrets) > 0 {
 		env := *clean.Environment
 		env.Secrets = map[string]string{}
@@ -397,7 +407,7 @@ func (h *Handler) deleteProps(c echo.Context) (templates.DeleteServiceProps, err
 	}
 	others, err := b.ListServices(ctx)
 	if err != nil {
-		p.UsersError = Describe(err)
+		p.UsersError = h.describe(err)
 		return p, nil
 	}
 	mine := map[string]bool{}

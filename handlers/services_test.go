@@ -18,16 +18,29 @@ func TestServiceFDLIsDeployableAndLeavesOutGenerated(t *testing.T) {
 		Token: "SECRET-TOKEN", Owner: "alice", BucketList: []string{"b"},
 		Input:       []backends.StorageIOConfig{{StorageProvider: "minio.default", Path: "img/in"}},
 		Environment: &backends.Environment{Variables: map[string]string{"A": "1"}, Secrets: map[string]string{"KEY": "hunter2"}},
+		StorageProviders: &backends.StorageProviders{
+			MinIO:   map[string]backends.MinIOProvider{"ext": {Endpoint: "https://minio.example.org", AccessKey: "AKIDMINIO", SecretKey: "MINIOSECRET"}},
+			S3:      map[string]backends.S3Provider{"aws": {AccessKey: "AKIDS3", SecretKey: "S3SECRET", Region: "eu-west-1"}},
+			WebDav:  map[string]backends.WebDavProvider{"dcache": {Hostname: "dcache.example.org", Login: "u", Password: "DAVPASS"}},
+			Onedata: map[string]backends.OnedataProvider{"od": {OneproviderHost: "op", Token: "ODTOKEN", Space: "s"}},
+			Rucio:   map[string]backends.RucioProvider{"r": {Host: "rucio", RefreshToken: "RUCIOTOKEN"}},
+		},
 	}
 	out, err := serviceFDL("egi", svc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(out)
-	for _, bad := range []string{"SECRET-TOKEN", "hunter2", "owner:", "bucket_list"} {
+	for _, bad := range []string{"SECRET-TOKEN", "hunter2", "owner:", "bucket_list", "AKIDMINIO", "MINIOSECRET", "AKIDS3", "S3SECRET", "DAVPASS", "ODTOKEN", "RUCIOTOKEN"} {
 		if strings.Contains(text, bad) {
 			t.Errorf("FDL contains %q:\n%s", bad, text)
 		}
+	}
+	if !strings.Contains(text, "https://minio.example.org") || !strings.Contains(text, "eu-west-1") {
+		t.Errorf("non-secret provider fields are missing:\n%s", text)
+	}
+	if svc.StorageProviders.MinIO["ext"].SecretKey != "MINIOSECRET" {
+		t.Error("serviceFDL changed the service it was given")
 	}
 	if !strings.Contains(text, "script: |") {
 		t.Errorf("the script is not a literal block:\n%s", text)
@@ -54,6 +67,9 @@ func TestJobInputAndEvent(t *testing.T) {
 	bucket, key, ok := jobInput(log)
 	if !ok || bucket != "wordcount" || key != "in/my story+1.txt" {
 		t.Fatalf("jobInput = %q %q %v", bucket, key, ok)
+	}
+	if _, key, _ := jobInput("[local] Downloading item from bucket 'b' with key 'in/it's here.txt'\n"); key != "in/it's here.txt" {
+		t.Errorf("key with a quote = %q", key)
 	}
 	if _, _, ok := jobInput("hello\n"); ok {
 		t.Fatal("jobInput found an input in a log without one")

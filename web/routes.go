@@ -129,6 +129,7 @@ func (s *Server) buildEcho() {
 		AccessToken:    s.oidcAccessToken(),
 		IsAdmin:        s.isAdmin,
 		AllowedHosts:   s.cfg.ClusterHosts,
+		SessionCluster: s.sessionCluster,
 	})
 	s.login = handlers.NewLogin(s.handlers, s.auth)
 
@@ -148,7 +149,7 @@ func (s *Server) buildEcho() {
 			s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
 				slog.String("request_id", v.RequestID),
 				slog.String("method", v.Method),
-				slog.String("uri", v.URI),
+				slog.String("uri", loggedURI(v.URI)),
 				slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency),
 				slog.String("remote_ip", v.RemoteIP),
@@ -276,4 +277,13 @@ func (s *Server) serveReady(c echo.Context) error {
 		results = append(results, r)
 	}
 	return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": results})
+}
+
+// loggedURI is the request URI as the log shows it: the login callback's
+// query (the authorization code and state) is left out.
+func loggedURI(uri string) string {
+	if path, _, ok := strings.Cut(uri, "?"); ok && path == "/auth/callback" {
+		return path + "?[redacted]"
+	}
+	return uri
 }

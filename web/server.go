@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,6 +169,24 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	return s, nil
+}
+
+// sessionCluster is the OSCAR cluster the request's user logged in to
+// with the OSCAR basic login, so it shows among their clusters as on the
+// OSCAR dashboard; none for other sessions.
+func (s *Server) sessionCluster(ctx context.Context) (store.Cluster, bool) {
+	cred, ok, err := s.auth.OSCARCredentials(ctx)
+	if err != nil || !ok {
+		return store.Cluster{}, false
+	}
+	name := cred.Endpoint
+	if u, err := url.Parse(cred.Endpoint); err == nil && u.Hostname() != "" {
+		name = u.Hostname()
+	}
+	return store.Cluster{
+		Name: name, Endpoint: cred.Endpoint, AuthKind: store.AuthBasic,
+		Username: cred.Username, Password: cred.Password, Shared: true,
+	}, true
 }
 
 // oidcAccessToken is how handlers get the request's user's OIDC access

@@ -420,3 +420,12 @@ func TestIsAdmin(t *testing.T) {
 		}
 	}
 }
+
+func TestLoggedURIHidesTheAuthorizationCode(t *testing.T) {
+	if got := loggedURI("/auth/callback?code=SECRET&state=S"); strings.Contains(got, "SECRET") {
+		t.Errorf("loggedURI = %q", got)
+	}
+	if got := loggedURI("/services?q=x"); got != "/services?q=x" {
+		t.Errorf("loggedURI = %q", got)
+	}
+}

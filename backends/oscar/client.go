@@ -222,11 +222,22 @@ func (c *Client) doJSON(ctx context.Context, r request, in, out any) error {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return c.err(r.op, backends.KindUnavailable, "", fmt.Errorf("decode %s response: %w", r.path, err))
+	if err := json.NewDecoder(io.LimitReader(resp.Body, MaxJSONResponse)).Decode(out); err != nil {
+		return c.err(r.op, backends.KindUnavailable, "", fmt.Errorf("decode %s response (at most %d MiB are read): %w", r.path, MaxJSONResponse>>20, err))
 	}
 	return nil
 }
+
+// Bounds on what is read from a cluster, so that a misbehaving (or
+// hostile, user-registered) endpoint cannot fill the server's memory.
+const (
+	// MaxJSONResponse caps a JSON answer (a list of thousands of services
+	// stays far below it).
+	MaxJSONResponse = 32 << 20
+	// MaxLogResponse caps a log read whole; longer logs are cut, with a
+	// last line that says so.
+	MaxLogResponse = 16 << 20
+)
 
 // err builds a *backends.Error for this cluster.
 func (c *Client) err(op string, kind backends.Kind, msg string, cause error) error {

@@ -2,6 +2,7 @@ package oscar
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -233,7 +234,9 @@ func (c *Client) ManagerLogs(ctx context.Context, timestamps, previous bool) (st
 	return c.readText(ctx, request{op: op, method: http.MethodGet, path: "/system/logs", query: q, timeout: DefaultLogTimeout})
 }
 
-// readText performs r and returns the whole body as text.
+// readText performs r and returns the body as text, at most
+// MaxLogResponse bytes of it; a longer body ends with a line saying it was
+// cut.
 func (c *Client) readText(ctx context.Context, r request) (string, error) {
 	resp, cancel, err := c.do(ctx, r)
 	if err != nil {
@@ -242,8 +245,12 @@ func (c *Client) readText(ctx context.Context, r request) (string, error) {
 	defer cancel()
 	defer resp.Body.Close()
 	var b strings.Builder
-	if _, err := io.Copy(&b, resp.Body); err != nil {
+	n, err := io.Copy(&b, io.LimitReader(resp.Body, MaxLogResponse+1))
+	if err != nil {
 		return "", c.err(r.op, backends.KindUnavailable, "", err)
+	}
+	if n > MaxLogResponse {
+		return b.String()[:MaxLogResponse] + fmt.Sprintf("\n[FDL Studio: the log is longer than %d MiB; the rest was not read]\n", MaxLogResponse>>20), nil
 	}
 	return b.String(), nil
 }
