@@ -142,14 +142,7 @@ func (g *gateway) spawn() error {
 	}
 	cmd := exec.Command(g.bin, args...)
 	// Keys go through the environment, not argv, so `ps` does not show them.
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "VGW_") || strings.HasPrefix(kv, "ROOT_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	cmd.Env = append(env, "ROOT_ACCESS_KEY="+g.accessKey, "ROOT_SECRET_KEY="+g.secretKey)
+	cmd.Env = append(gatewayEnv(), "ROOT_ACCESS_KEY="+g.accessKey, "ROOT_SECRET_KEY="+g.secretKey)
 	cmd.SysProcAttr = childAttrs()
 	out := &lineLogger{log: g.log}
 	cmd.Stdout = out
@@ -174,6 +167,21 @@ func (g *gateway) spawn() error {
 	g.mu.Unlock()
 	g.log.Info("versitygw started", "pid", cmd.Process.Pid, "addr", g.addr)
 	return nil
+}
+
+// gatewayEnv returns the only variables of this process's environment the
+// versitygw child gets: PATH, HOME, TMPDIR and LANG, those that are set.
+// Anything else may be a secret of the server (FDLSTUDIO_OIDC_CLIENT_SECRET,
+// cloud keys) or configure versitygw behind the cluster's back (VGW_*,
+// ROOT_*).
+func gatewayEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // supervise restarts the child when it exits while the gateway is open.

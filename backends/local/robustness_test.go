@@ -141,3 +141,41 @@ func TestStartRemovesStaleWorkDirs(t *testing.T) {
 		t.Errorf("after Start, the work root still holds %v", names)
 	}
 }
+
+func TestVersityGWGetsOnlyAllowListedEnvironment(t *testing.T) {
+	const secret = "oidc-secret-that-must-not-leak"
+	t.Setenv("FDLSTUDIO_OIDC_CLIENT_SECRET", secret)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	t.Setenv("VGW_ACCESS", "not-the-cluster-key")
+	c := startCluster(t, Config{})
+	pid := c.gw.pid()
+	if pid == 0 {
+		t.Fatal("versitygw has no process")
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			got[k] = v
+		}
+	}
+	allowed := map[string]bool{"PATH": true, "HOME": true, "TMPDIR": true, "LANG": true, "ROOT_ACCESS_KEY": true, "ROOT_SECRET_KEY": true}
+	for k, v := range got {
+		if !allowed[k] {
+			t.Errorf("versitygw environment has %s (value hidden); want only %v", k, allowed)
+		}
+		if strings.Contains(v, secret) {
+			t.Errorf("versitygw environment variable %s carries the server's secret", k)
+		}
+	}
+	_, access, secretKey := c.S3()
+	if got["ROOT_ACCESS_KEY"] != access || got["ROOT_SECRET_KEY"] != secretKey {
+		t.Errorf("versitygw did not get the cluster's S3 keys in ROOT_ACCESS_KEY and ROOT_SECRET_KEY")
+	}
+	if got["PATH"] != os.Getenv("PATH") {
+		t.Errorf("versitygw PATH = %q, want this process's %q", got["PATH"], os.Getenv("PATH"))
+	}
+}
