@@ -12,6 +12,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,7 +92,9 @@ func (h *Handler) ShowEditService(c echo.Context) error {
 	if err != nil {
 		return userError(sfBackendStatus(err), Describe(err), err)
 	}
-	f := serviceToForm(cl.Name, svc)
+	// Neither the secrets nor the credentials of the storage providers
+	// and clusters reach the page; saving merges them back (keepStored).
+	f := serviceToForm(cl.Name, sfWithoutCredentials(svc))
 	for i := range f.Secrets {
 		f.Secrets[i].Value, f.Secrets[i].Stored = "", true
 	}
@@ -155,8 +158,15 @@ func (h *Handler) saveService(c echo.Context, editing bool) error {
 	b, err := h.backendFor(ctx, cl)
 	if err == nil {
 		if editing {
+			var msg string
+			if msg, err = keepStored(ctx, b, svc, f, p.Errors); err == nil && (msg != "" || len(p.Errors) > 0) {
+				p.FormError = msg
+				return Render(c, http.StatusUnprocessableEntity, templates.ServiceFormPage(p))
+			}
+		}
+		if err == nil && editing {
 			err = b.UpdateService(ctx, svc)
-		} else {
+		} else if err == nil {
 			err = b.CreateService(ctx, svc)
 		}
 	}
@@ -165,6 +175,29 @@ func (h *Handler) saveService(c echo.Context, editing bool) error {
 		return Render(c, http.StatusUnprocessableEntity, templates.ServiceFormPage(p))
 	}
 	return c.Redirect(http.StatusSeeOther, "/services/"+url.PathEscape(cl.Name)+"/"+url.PathEscape(svc.Name))
+}
+
+// sfServiceGetter is what keepStored needs of a cluster.
+type sfServiceGetter interface {
+	GetService(ctx context.Context, name string) (*backends.Service, error)
+}
+
+// keepStored puts back into svc, an edit about to be saved, what the page
+// never showed: each credential of a storage provider or cluster left
+// blank is taken from the service as the cluster holds it. What cannot be
+// put back is refused rather than wiped: msg says why for the whole form,
+// and errs gets a message per field.
+func keepStored(ctx context.Context, b sfServiceGetter, svc *backends.Service, f templates.ServiceForm, errs map[string]string) (msg string, err error) {
+	stored, err := b.GetService(ctx, svc.Name)
+	if err != nil {
+		return "", err
+	}
+	sfKeepCredentials(svc, stored)
+	if lost := sfLostCredentials(svc, stored); len(lost) > 0 {
+		return fmt.Sprintf("The stored %s cannot be kept: the endpoint, host or user it is for changed. "+
+			"Write the new value in the YAML pane and press Apply YAML, or undo that change.", strings.Join(lost, ", ")), nil
+	}
+	return "", nil
 }
 
 // PreviewService handles "POST /services/preview", the form's helper:
@@ -893,6 +926,7 @@ func serviceYAML(cluster string, s *backends.Service) ([]byte, error) {
 	clean.Token, clean.Owner, clean.BucketList, clean.Namespace, clean.ClusterID = "", "", nil, "", ""
 	clean.Deployment, clean.VolumeStatus = nil, nil
 	clean.StorageProviders = withoutDefaultMinIO(s.StorageProviders)
+	clean = *sfWithoutCredentials(&clean)
 	if s.Environment != nil && len(s.Environment.Secrets) > 0 {
 		env := *s.Environment
 		env.Secrets = make(map[string]string, len(s.Environment.Secrets))
@@ -915,6 +949,7 @@ func serviceYAML(cluster string, s *backends.Service) ([]byte, error) {
 	if key, _ := sfLookup(body, "environment", "secrets"); key != nil {
 		key.LineComment = "values are set in the form and never shown"
 	}
+	sfShowBlankCredentials(body)
 	if cluster == "" {
 		cluster = "cluster"
 	}
@@ -1209,6 +1244,12 @@ func applyServiceYAML(cur templates.ServiceForm, data []byte, editing bool) (tem
 			return cur, diags, yamlRefusedf("The YAML was not applied: the name of a service cannot change (%q); create a new service instead.", cur.Name)
 		}
 	}
+	// Credentials written blank (as the pane shows them) keep the ones
+	// the form holds for the same provider or cluster.
+	var held backends.Service
+	if cur.Carry != "" && json.Unmarshal([]byte(cur.Carry), &held) == nil {
+		sfKeepCredentials(svc, &held)
+	}
 	f := serviceToForm(cluster, svc)
 	for i, s := range f.Secrets {
 		if s.Value != "" {
@@ -1323,4 +1364,198 @@ func yamlRefused(msg string) error {
 
 func yamlRefusedf(format string, args ...any) error {
 	return yamlRefused(fmt.Sprintf(format, args...))
+}
+
+// ---- Credentials ----
+//
+// The storage providers and the other clusters a service names carry
+// credentials (keys, passwords, tokens). As for environment secrets, they
+// never reach the page: the YAML pane and the carry hold them blank, and
+// saving an edit takes each blank one back from the service as stored
+// (sfKeepCredentials), so an unchanged form keeps them.
+
+// sfCredentialKeys are the credential fields, by JSON key, of each block
+// below storage_providers (and of clusters).
+var sfCredentialKeys = map[string][]string{
+	"minio": {"access_key", "secret_key"}, "s3": {"access_key", "secret_key"},
+	"onedata": {"token"}, "webdav": {"password"}, "rucio": {"refresh_token"},
+	"clusters": {"auth_password"},
+}
+
+// sfWithoutCredentials is s with every credential of its storage
+// providers and clusters blanked; s itself is not changed.
+func sfWithoutCredentials(s *backends.Service) *backends.Service {
+	c := *s
+	if sp := s.StorageProviders; sp != nil {
+		c.StorageProviders = &backends.StorageProviders{
+			MinIO:   sfMapEach(sp.MinIO, func(p *backends.MinIOProvider) { p.AccessKey, p.SecretKey = "", "" }),
+			S3:      sfMapEach(sp.S3, func(p *backends.S3Provider) { p.AccessKey, p.SecretKey = "", "" }),
+			Onedata: sfMapEach(sp.Onedata, func(p *backends.OnedataProvider) { p.Token = "" }),
+			WebDav:  sfMapEach(sp.WebDav, func(p *backends.WebDavProvider) { p.Password = "" }),
+			Rucio:   sfMapEach(sp.Rucio, func(p *backends.RucioProvider) { p.RefreshToken = "" }),
+		}
+	}
+	c.Clusters = sfMapEach(s.Clusters, func(r *backends.ClusterRef) { r.AuthPassword = "" })
+	return &c
+}
+
+// sfKeepCredentials fills each blank credential of dst from the provider
+// or cluster of the same type and id in from, only where the place the
+// credential is for (endpoint, host) is the same: a key is never sent on
+// to another server than the one it was given for.
+func sfKeepCredentials(dst, from *backends.Service) {
+	if d, o := dst.StorageProviders, from.StorageProviders; d != nil && o != nil {
+		sfFillEach(d.MinIO, o.MinIO, func(p *backends.MinIOProvider, o backends.MinIOProvider) {
+			if p.Endpoint == o.Endpoint {
+				sfFill(&p.AccessKey, o.AccessKey)
+				sfFill(&p.SecretKey, o.SecretKey)
+			}
+		})
+		sfFillEach(d.S3, o.S3, func(p *backends.S3Provider, o backends.S3Provider) {
+			sfFill(&p.AccessKey, o.AccessKey)
+			sfFill(&p.SecretKey, o.SecretKey)
+		})
+		sfFillEach(d.Onedata, o.Onedata, func(p *backends.OnedataProvider, o backends.OnedataProvider) {
+			if p.OneproviderHost == o.OneproviderHost {
+				sfFill(&p.Token, o.Token)
+			}
+		})
+		sfFillEach(d.WebDav, o.WebDav, func(p *backends.WebDavProvider, o backends.WebDavProvider) {
+			if p.Hostname == o.Hostname && p.Login == o.Login {
+				sfFill(&p.Password, o.Password)
+			}
+		})
+		sfFillEach(d.Rucio, o.Rucio, func(p *backends.RucioProvider, o backends.RucioProvider) {
+			if p.Host == o.Host && p.AuthHost == o.AuthHost && p.TokenEndpoint == o.TokenEndpoint && p.Account == o.Account {
+				sfFill(&p.RefreshToken, o.RefreshToken)
+			}
+		})
+	}
+	sfFillEach(dst.Clusters, from.Clusters, func(r *backends.ClusterRef, o backends.ClusterRef) {
+		if r.Endpoint == o.Endpoint && r.AuthUser == o.AuthUser {
+			sfFill(&r.AuthPassword, o.AuthPassword)
+		}
+	})
+}
+
+// sfLostCredentials names the credentials from has that dst leaves blank
+// for the same provider or cluster (after sfKeepCredentials: those whose
+// endpoint or host changed), as "storage_providers.minio.x.secret_key".
+// A provider dst no longer has is not listed: removing it is meant.
+func sfLostCredentials(dst, from *backends.Service) []string {
+	have := map[string]string{}
+	for _, c := range sfCredentialValues(dst) {
+		have[c.path] = c.value
+	}
+	var lost []string
+	for _, c := range sfCredentialValues(from) {
+		if v, ok := have[c.path]; ok && v == "" && c.value != "" {
+			lost = append(lost, c.path)
+		}
+	}
+	sort.Strings(lost)
+	return lost
+}
+
+type sfCredential struct{ path, value string }
+
+// sfCredentialValues lists every credential field of s's storage
+// providers and clusters with its value.
+func sfCredentialValues(s *backends.Service) []sfCredential {
+	var out []sfCredential
+	add := func(prefix, id string, kv ...string) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			out = append(out, sfCredential{prefix + "." + id + "." + kv[i], kv[i+1]})
+		}
+	}
+	if sp := s.StorageProviders; sp != nil {
+		for id, p := range sp.MinIO {
+			add("storage_providers.minio", id, "access_key", p.AccessKey, "secret_key", p.SecretKey)
+		}
+		for id, p := range sp.S3 {
+			add("storage_providers.s3", id, "access_key", p.AccessKey, "secret_key", p.SecretKey)
+		}
+		for id, p := range sp.Onedata {
+			add("storage_providers.onedata", id, "token", p.Token)
+		}
+		for id, p := range sp.WebDav {
+			add("storage_providers.webdav", id, "password", p.Password)
+		}
+		for id, p := range sp.Rucio {
+			add("storage_providers.rucio", id, "refresh_token", p.RefreshToken)
+		}
+	}
+	for id, r := range s.Clusters {
+		add("clusters", id, "auth_password", r.AuthPassword)
+	}
+	return out
+}
+
+// sfShowBlankCredentials writes every credential field of the service
+// mapping body as "" with a comment, so the pane says where they go
+// without showing them.
+func sfShowBlankCredentials(body *yaml.Node) {
+	blocks := func(yield func(block *yaml.Node, typ string) bool) {
+		if _, sp := sfLookup(body, "storage_providers"); sp != nil && sp.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(sp.Content); i += 2 {
+				if !yield(sp.Content[i+1], sp.Content[i].Value) {
+					return
+				}
+			}
+		}
+		if _, cl := sfLookup(body, "clusters"); cl != nil {
+			yield(cl, "clusters")
+		}
+	}
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+	for block, typ := range blocks {
+		if block.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(block.Content); i += 2 {
+			entry := block.Content[i+1]
+			if entry.Kind != yaml.MappingNode {
+				continue
+			}
+			for _, k := range sfCredentialKeys[typ] {
+				if key, _ := sfLookup(entry, k); key != nil {
+					continue
+				}
+				v := str("")
+				v.Style = yaml.DoubleQuotedStyle
+				kn := str(k)
+				kn.LineComment = "never shown; left empty, the value already set is kept"
+				entry.Content = append(entry.Content, kn, v)
+			}
+		}
+	}
+}
+
+// sfMapEach is a copy of m with f applied to each value.
+func sfMapEach[V any](m map[string]V, f func(*V)) map[string]V {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]V, len(m))
+	for k, v := range m {
+		f(&v)
+		out[k] = v
+	}
+	return out
+}
+
+// sfFillEach applies fill to each value of dst that from also has.
+func sfFillEach[V any](dst, from map[string]V, fill func(*V, V)) {
+	for k, v := range dst {
+		if o, ok := from[k]; ok {
+			fill(&v, o)
+			dst[k] = v
+		}
+	}
+}
+
+func sfFill(dst *string, from string) {
+	if *dst == "" {
+		*dst = from
+	}
 }

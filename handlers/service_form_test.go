@@ -138,9 +138,9 @@ func fullService() *backends.Service {
 		IsolationLevel:    "USER",
 		InterlinkNodeName: "vk-node",
 		StorageProviders: &backends.StorageProviders{
-			S3: map[string]backends.S3Provider{"aws": {AccessKey: "AKIA", SecretKey: "shh", Region: "eu-west-1"}},
+			S3: map[string]backends.S3Provider{"aws": {AccessKey: "AKIA-S3-ACCESS", SecretKey: "s3-secret-key", Region: "eu-west-1"}},
 		},
-		Clusters: map[string]backends.ClusterRef{"other": {Endpoint: "https://oscar.example.org", AuthUser: "u", AuthPassword: "p", SSLVerify: true}},
+		Clusters: map[string]backends.ClusterRef{"other": {Endpoint: "https://oscar.example.org", AuthUser: "u", AuthPassword: "cluster-password", SSLVerify: true}},
 		Federation: &backends.Federation{
 			GroupID: "g1", Topology: "star", Delegation: "static", ReschedulerThreshold: 30,
 			Members: []backends.Replica{{Type: "oscar", ClusterID: "other", ServiceName: "full", Priority: 1}},
@@ -367,8 +367,16 @@ func TestServiceFormToYAML(t *testing.T) {
 	if cluster != "local" {
 		t.Errorf("cluster = %q, want local", cluster)
 	}
-	if d := diffJSON(t, got, withSecret(fullService(), "")); d != "" {
+	if d := diffJSON(t, got, sfWithoutCredentials(withSecret(fullService(), ""))); d != "" {
 		t.Errorf("form → YAML → service differs:\n%s", d)
+	}
+	for _, v := range []string{"AKIA-S3-ACCESS", "s3-secret-key", "cluster-password"} {
+		if strings.Contains(text, v) {
+			t.Errorf("credential %q is in the YAML pane", v)
+		}
+	}
+	if !strings.Contains(text, `secret_key: "" # never shown`) || !strings.Contains(text, `auth_password: "" # never shown`) {
+		t.Errorf("the blank credentials are not shown as such:\n%s", text)
 	}
 	if !strings.Contains(page, `data-testid="sf-yaml-ok"`) {
 		// Only warnings may remain (a secret, plain-text keys): list them.
@@ -389,9 +397,12 @@ func TestServiceYAMLToFormToCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The form holds the secret typed earlier; the YAML shows it blank.
+	// The form holds the secret and the keys typed earlier; the YAML shows
+	// them blank.
+	s := fullService()
+	carry, _ := json.Marshal(backends.Service{StorageProviders: s.StorageProviders, Clusters: s.Clusters})
 	post := url.Values{
-		"cluster": {"local"}, "op": {"apply-yaml"}, "yaml": {string(y)},
+		"cluster": {"local"}, "op": {"apply-yaml"}, "yaml": {string(y)}, "carry": {string(carry)},
 		"environment.secrets.n": {"1"}, "environment.secrets[0].key": {"API_TOKEN"}, "environment.secrets[0].value": {"s3cr3t-value"},
 	}
 	rec := env.do(http.MethodPost, "/services/preview", post, false)
@@ -634,6 +645,165 @@ func TestServiceFormOnlyService(t *testing.T) {
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// credentialService is fullService with a provider of every kind, each
+// with credentials, as a cluster returns it.
+func credentialService() *backends.Service {
+	s := fullService()
+	s.StorageProviders = &backends.StorageProviders{
+		MinIO:   map[string]backends.MinIOProvider{"ext": {Endpoint: "https://minio.example.org", Verify: true, AccessKey: "minio-access-1", SecretKey: "minio-secret-1", Region: "us-east-1"}},
+		S3:      map[string]backends.S3Provider{"aws": {AccessKey: "AKIA-S3-ACCESS", SecretKey: "s3-secret-key", Region: "eu-west-1"}},
+		Onedata: map[string]backends.OnedataProvider{"od": {OneproviderHost: "op.example.org", Token: "onedata-token-1", Space: "sp"}},
+		WebDav:  map[string]backends.WebDavProvider{"dcache": {Hostname: "dcache.example.org", Login: "me", Password: "webdav-password-1"}},
+		Rucio:   map[string]backends.RucioProvider{"r": {Host: "rucio.example.org", Account: "me", RSE: "RSE1", RefreshToken: "rucio-refresh-1", AuthHost: "auth.example.org"}},
+	}
+	return s
+}
+
+var credentialValues = []string{"minio-access-1", "minio-secret-1", "AKIA-S3-ACCESS", "s3-secret-key", "onedata-token-1",
+	"webdav-password-1", "rucio-refresh-1", "cluster-password"}
+
+// TestServiceFormEditHidesCredentials: the edit page of a service whose
+// storage providers and clusters hold credentials shows none of them (in
+// the YAML pane, the carry or anywhere else); saving the form unchanged,
+// or after applying the pane's YAML as shown, keeps them on the cluster.
+func TestServiceFormEditHidesCredentials(t *testing.T) {
+	env := newFormEnv(t)
+	want := credentialService()
+	if err := env.client.CreateService(context.Background(), want); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := env.client.GetService(context.Background(), "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func() (string, url.Values) {
+		rec := env.do(http.MethodGet, "/services/local/full/edit", nil, false)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("edit page: %d\n%s", rec.Code, rec.Body)
+		}
+		page := rec.Body.String()
+		for _, v := range credentialValues {
+			if strings.Contains(page, v) {
+				t.Errorf("the edit page contains the credential %q", v)
+			}
+		}
+		form := formValues(t, page)
+		form.Set("environment.secrets[0].value", "s3cr3t-value")
+		return page, form
+	}
+	keptAfter := func(what string, rec *httptest.ResponseRecorder) {
+		t.Helper()
+		if rec.Code != http.StatusSeeOther {
+			t.Fatalf("%s: %d\n%s", what, rec.Code, rec.Body)
+		}
+		got, err := env.client.GetService(context.Background(), "full")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diffJSON(t, &backends.Service{StorageProviders: got.StorageProviders, Clusters: got.Clusters},
+			&backends.Service{StorageProviders: stored.StorageProviders, Clusters: stored.Clusters}); d != "" {
+			t.Errorf("%s changed the stored credentials:\n%s", what, d)
+		}
+	}
+
+	page, form := edit()
+	yamlText := textOf(elementByID(t, page, "sf-yaml-text"))
+	for _, k := range []string{"access_key", "secret_key", "token", "password", "refresh_token", "auth_password"} {
+		if !strings.Contains(yamlText, k+`: "" # never shown`) {
+			t.Errorf("the YAML pane does not show %s blank:\n%s", k, yamlText)
+		}
+	}
+	keptAfter("saving unchanged", env.do(http.MethodPost, "/services/local/full", form, false))
+
+	// The pane's YAML, as shown (credentials blank), applied then saved.
+	_, form = edit()
+	form.Set("op", "apply-yaml")
+	form.Set("yaml", yamlText)
+	rec := env.do(http.MethodPost, "/services/preview", form, false)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("apply: %d\n%s", rec.Code, textOf(elementByID(t, rec.Body.String(), "sf-diags")))
+	}
+	for _, v := range credentialValues {
+		if strings.Contains(rec.Body.String(), v) {
+			t.Errorf("after Apply YAML the page contains the credential %q", v)
+		}
+	}
+	form = formValues(t, rec.Body.String())
+	form.Set("environment.secrets[0].value", "s3cr3t-value")
+	keptAfter("saving after Apply YAML", env.do(http.MethodPost, "/services/local/full", form, false))
+}
+
+// stubGetter answers GetService with a fixed service.
+type stubGetter struct{ svc *backends.Service }
+
+func (g stubGetter) GetService(context.Context, string) (*backends.Service, error) {
+	c := *g.svc
+	return &c, nil
+}
+
+// TestServiceFormKeepStoredCredentials: a blank credential is taken back
+// from the stored service only for the same endpoint, host and user; when
+// those changed the save is refused, naming the credential, rather than
+// sending the key elsewhere or wiping it. A provider removed stays removed.
+func TestServiceFormKeepStoredCredentials(t *testing.T) {
+	tests := []struct {
+		name     string
+		edit     func(s *backends.Service)
+		wantMsg  string
+		wantKept map[string]string // credential path → value sent
+	}{
+		{"unchanged", func(*backends.Service) {}, "", map[string]string{
+			"storage_providers.minio.ext.secret_key": "minio-secret-1", "storage_providers.webdav.dcache.password": "webdav-password-1",
+			"storage_providers.rucio.r.refresh_token": "rucio-refresh-1", "clusters.other.auth_password": "cluster-password",
+			"storage_providers.onedata.od.token": "onedata-token-1", "storage_providers.s3.aws.access_key": "AKIA-S3-ACCESS",
+		}},
+		{"new key typed", func(s *backends.Service) {
+			p := s.StorageProviders.MinIO["ext"]
+			p.SecretKey = "typed-new"
+			s.StorageProviders.MinIO["ext"] = p
+		}, "", map[string]string{"storage_providers.minio.ext.secret_key": "typed-new", "storage_providers.minio.ext.access_key": "minio-access-1"}},
+		{"minio endpoint changed", func(s *backends.Service) {
+			p := s.StorageProviders.MinIO["ext"]
+			p.Endpoint = "https://evil.example.net"
+			s.StorageProviders.MinIO["ext"] = p
+		}, "storage_providers.minio.ext.access_key, storage_providers.minio.ext.secret_key", nil},
+		{"cluster endpoint changed", func(s *backends.Service) {
+			r := s.Clusters["other"]
+			r.Endpoint = "https://elsewhere.example.net"
+			s.Clusters["other"] = r
+		}, "clusters.other.auth_password", nil},
+		{"provider removed", func(s *backends.Service) { s.StorageProviders.WebDav = nil }, "", map[string]string{
+			"storage_providers.minio.ext.secret_key": "minio-secret-1",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stored := credentialService()
+			svc := sfWithoutCredentials(credentialService())
+			tt.edit(svc)
+			msg, err := keepStored(context.Background(), stubGetter{stored}, svc, serviceToForm("local", svc), map[string]string{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (tt.wantMsg == "") != (msg == "") || !strings.Contains(msg, tt.wantMsg) {
+				t.Errorf("msg = %q, want one naming %q", msg, tt.wantMsg)
+			}
+			got := map[string]string{}
+			for _, c := range sfCredentialValues(svc) {
+				got[c.path] = c.value
+			}
+			for path, want := range tt.wantKept {
+				if got[path] != want {
+					t.Errorf("%s = %q, want %q", path, got[path], want)
+				}
+			}
+			if tt.name == "provider removed" && svc.StorageProviders.WebDav != nil {
+				t.Error("the removed provider came back")
+			}
+		})
 	}
 }
 
