@@ -96,7 +96,10 @@ func (h *Handler) ShowEditService(c echo.Context) error {
 	// and clusters reach the page; saving merges them back (keepStored).
 	f := serviceToForm(cl.Name, sfWithoutCredentials(svc))
 	for i := range f.Secrets {
-		f.Secrets[i].Value, f.Secrets[i].Stored = "", true
+		// A secret can be left empty to keep it only if the cluster gave
+		// its value back (see keepStored); OSCAR does not.
+		f.Secrets[i].Stored = f.Secrets[i].Value != ""
+		f.Secrets[i].Value = ""
 	}
 	p := h.serviceFormProps(c, []string{cl.Name}, true, f)
 	return Render(c, http.StatusOK, templates.ServiceFormPage(p))
@@ -109,8 +112,9 @@ func (h *Handler) CreateService(c echo.Context) error {
 	return h.saveService(c, false)
 }
 
-// UpdateService handles "POST /services/:cluster/:name". A secret left
-// empty keeps its stored value.
+// UpdateService handles "POST /services/:cluster/:name". A secret or
+// credential left empty keeps its stored value where the cluster gives it
+// back; otherwise the save is refused (see keepStored).
 func (h *Handler) UpdateService(c echo.Context) error {
 	return h.saveService(c, true)
 }
@@ -182,22 +186,57 @@ type sfServiceGetter interface {
 	GetService(ctx context.Context, name string) (*backends.Service, error)
 }
 
+// sfRetypeSecret asks for a stored secret's value again.
+const sfRetypeSecret = "Give the value, a stored one too: the cluster does not give stored secrets back, and saving the service replaces every secret."
+
 // keepStored puts back into svc, an edit about to be saved, what the page
-// never showed: each credential of a storage provider or cluster left
-// blank is taken from the service as the cluster holds it. What cannot be
-// put back is refused rather than wiped: msg says why for the whole form,
-// and errs gets a message per field.
+// never showed: each credential of a storage provider or cluster, and
+// each stored secret, left blank is taken from the service as the cluster
+// holds it. What cannot be put back is refused rather than wiped: msg
+// says why for the whole form, and errs gets a message per field.
+//
+// Why secrets cannot simply be sent blank: OSCAR's PUT /system/services
+// (pkg/handlers/update.go, v3.6 to v4.x) writes environment.secrets, when
+// it is not empty, over the service's Kubernetes Secret with a full
+// Update whose StringData is the map as sent. A blank value is stored as
+// an empty secret, and a key left out is deleted. Its GET returns the
+// ConfigMap copy of the service, where every secret value is blanked, so
+// the stored value cannot be read back either (newer servers have
+// GET /system/services/{name}/secrets?key=, which this client does not
+// use). Leaving environment.secrets out entirely would keep the Secret
+// but drop the names from the service definition. So a blank stored
+// secret is sent back only when the cluster returned its value (as the
+// local cluster and older servers may); otherwise the user must type it.
 func keepStored(ctx context.Context, b sfServiceGetter, svc *backends.Service, f templates.ServiceForm, errs map[string]string) (msg string, err error) {
 	stored, err := b.GetService(ctx, svc.Name)
 	if err != nil {
 		return "", err
 	}
 	sfKeepCredentials(svc, stored)
+	if svc.Environment != nil {
+		var have map[string]string
+		if stored.Environment != nil {
+			have = stored.Environment.Secrets
+		}
+		for i, r := range f.Secrets {
+			if r.Key == "" || r.Value != "" || svc.Environment.Secrets[r.Key] != "" {
+				continue
+			}
+			if v := have[r.Key]; v != "" {
+				svc.Environment.Secrets[r.Key] = v
+			} else if _, ok := svc.Environment.Secrets[r.Key]; ok {
+				errs[fmt.Sprintf("environment.secrets[%d].value", i)] = sfRetypeSecret
+			}
+		}
+	}
+	if len(errs) > 0 {
+		msg = "Some stored secrets cannot be kept as they are; they are marked below."
+	}
 	if lost := sfLostCredentials(svc, stored); len(lost) > 0 {
 		return fmt.Sprintf("The stored %s cannot be kept: the endpoint, host or user it is for changed. "+
 			"Write the new value in the YAML pane and press Apply YAML, or undo that change.", strings.Join(lost, ", ")), nil
 	}
-	return "", nil
+	return msg, nil
 }
 
 // PreviewService handles "POST /services/preview", the form's helper:
@@ -715,7 +754,9 @@ func formToService(f templates.ServiceForm, editing bool) (*backends.Service, ma
 		case env.Secrets[r.Key] != "" || slices.ContainsFunc(f.Secrets[:i], func(o templates.ServiceFormSecret) bool { return o.Key == r.Key }):
 			errs[k+".key"] = fmt.Sprintf("%q is already set above.", r.Key)
 			continue
-		case r.Value == "" && !(editing && r.Stored):
+		case r.Value == "" && editing && !r.Stored:
+			errs[k+".value"] = sfRetypeSecret
+		case r.Value == "" && !editing:
 			errs[k+".value"] = "Give the secret's value."
 		}
 		if env.Secrets == nil {

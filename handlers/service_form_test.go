@@ -808,8 +808,9 @@ func TestServiceFormKeepStoredCredentials(t *testing.T) {
 }
 
 // TestServiceEditKeepsSecretsHidden: the edit page never sends a stored
-// secret to the browser; saving with it left empty sends it blank, which
-// OSCAR reads as "keep", while the changed memory is saved.
+// secret to the browser. The test cluster gives the value back, so saving
+// with it left empty sends the stored value again (OSCAR would store a
+// blank one as empty), while the changed memory is saved.
 func TestServiceEditKeepsSecretsHidden(t *testing.T) {
 	env := newFormEnv(t)
 	if err := env.client.CreateService(context.Background(), fullService()); err != nil {
@@ -845,11 +846,11 @@ func TestServiceEditKeepsSecretsHidden(t *testing.T) {
 	if got.Memory != "2Gi" {
 		t.Errorf("memory after update = %q, want 2Gi", got.Memory)
 	}
-	if v, ok := got.Environment.Secrets["API_TOKEN"]; !ok || v != "" {
-		t.Errorf("secret sent as %q (present %v), want blank (keep)", v, ok)
+	if v := got.Environment.Secrets["API_TOKEN"]; v != "s3cr3t-value" {
+		t.Errorf("secret sent as %q, want the stored value kept", v)
 	}
 	got.Token, got.Owner, got.Memory = "", "", "1Gi"
-	if d := diffJSON(t, got, withSecret(fullService(), "")); d != "" {
+	if d := diffJSON(t, got, fullService()); d != "" {
 		t.Errorf("the edit changed more than memory:\n%s", d)
 	}
 
@@ -863,6 +864,55 @@ func TestServiceEditKeepsSecretsHidden(t *testing.T) {
 	rec = env.do(http.MethodPost, "/services/local/full", form, false)
 	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(textOf(elementByID(t, rec.Body.String(), "sf-environment-secrets-1-value-error")), "value") {
 		t.Errorf("new secret without value: %d", rec.Code)
+	}
+}
+
+// TestServiceFormEditSecretOSCARBlanks: OSCAR answers GET with every
+// secret value blank and replaces the secrets on update, so an empty value
+// would wipe the stored one. The edit page does not offer "leave empty to
+// keep" for such a secret, saving it empty is refused next to the field
+// (the cluster is not called), and typing the value again saves it.
+func TestServiceFormEditSecretOSCARBlanks(t *testing.T) {
+	env := newFormEnv(t)
+	// As OSCAR's GET returns it: the key with a blank value.
+	if err := env.client.CreateService(context.Background(), withSecret(fullService(), "")); err != nil {
+		t.Fatal(err)
+	}
+	rec := env.do(http.MethodGet, "/services/local/full/edit", nil, false)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("edit page: %d", rec.Code)
+	}
+	page := rec.Body.String()
+	if strings.Contains(page, "leave empty to keep") {
+		t.Error("the page offers to keep a secret the cluster did not give back")
+	}
+	form := formValues(t, page)
+	form.Set("memory", "2Gi")
+	// A forged "stored" flag does not make it keepable either.
+	for _, stored := range []string{"", "1"} {
+		form.Set("environment.secrets[0].stored", stored)
+		rec = env.do(http.MethodPost, "/services/local/full", form, false)
+		if rec.Code != http.StatusUnprocessableEntity {
+			t.Fatalf("save with the secret empty (stored=%q): %d, want 422", stored, rec.Code)
+		}
+		if msg := textOf(elementByID(t, rec.Body.String(), "sf-environment-secrets-0-value-error")); !strings.Contains(msg, "does not give stored secrets back") {
+			t.Errorf("stored=%q: message = %q", stored, msg)
+		}
+		if got, _ := env.client.GetService(context.Background(), "full"); got.Memory != "1Gi" {
+			t.Fatalf("stored=%q: the refused save reached the cluster (memory %q)", stored, got.Memory)
+		}
+	}
+	form.Del("environment.secrets[0].stored")
+	form.Set("environment.secrets[0].value", "typed-again")
+	if rec = env.do(http.MethodPost, "/services/local/full", form, false); rec.Code != http.StatusSeeOther {
+		t.Fatalf("save with the secret typed: %d\n%s", rec.Code, rec.Body)
+	}
+	got, err := env.client.GetService(context.Background(), "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Memory != "2Gi" || got.Environment.Secrets["API_TOKEN"] != "typed-again" {
+		t.Errorf("after save: memory %q, secret %q", got.Memory, got.Environment.Secrets["API_TOKEN"])
 	}
 }
 
