@@ -141,6 +141,18 @@ func TestSampleWorkflowRunsAndServicesPages(t *testing.T) {
 		t.Errorf("re-run log = %q, want it to read in/story.txt", log)
 	}
 
+	// Invoke synchronously: the single output file comes back and shows.
+	tab.Visit(app.URL+"/services/local/wc-count/invoke", "invoke-sync")
+	tab.Do(
+		chromedp.SendKeys(chromedp.ID("payload"), "beta alpha beta gamma beta alpha"),
+		chromedp.Click(chromedp.CSS(`[data-testid="run-sync"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="run-result"]`)),
+	)
+	tab.Screenshot("invoke-sync-result")
+	if got := tab.Text(`[data-testid="run-result"]`); !strings.Contains(got, "3 beta") || !strings.Contains(got, "2 alpha") {
+		t.Errorf("synchronous result = %q, want the word counts", got)
+	}
+
 	// Invoke asynchronously: lands on the new job's log.
 	tab.Visit(app.URL+"/services/local/wc-count/invoke", "invoke")
 	tab.Do(

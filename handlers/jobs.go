@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
@@ -195,9 +197,12 @@ func invokePayload(c echo.Context) (io.ReadCloser, error) {
 }
 
 // RunService handles "POST /services/:cluster/:name/run": a synchronous
-// invocation. A short text answer is shown in the page; anything else
-// (binary, a zip of several outputs, a large answer) streams back as a
-// download.
+// invocation. OSCAR's supervisor takes the body base64-encoded (or as is
+// when it is JSON) and answers with the base64 of the single output file,
+// of a zip of several, or with the script's stdout when there is none;
+// this handler does the encoding and decoding. A short text answer is
+// shown in the page; anything else (binary, a zip, a large answer)
+// streams back as a download.
 func (h *Handler) RunService(c echo.Context) error {
 	cl, b, err := h.serviceBackend(c)
 	if err != nil {
@@ -209,20 +214,24 @@ func (h *Handler) RunService(c echo.Context) error {
 		return err
 	}
 	defer payload.Close()
-	resp, err := b.Run(c.Request().Context(), name, payload)
+	resp, err := b.Run(c.Request().Context(), name, supervisorInput(payload))
 	if err != nil {
 		return err
 	}
 	defer resp.Close()
+	out, err := supervisorOutput(resp)
+	if err != nil {
+		return err
+	}
 	head := make([]byte, 512)
-	n, err := io.ReadFull(resp, head)
+	n, err := io.ReadFull(out, head)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return err
 	}
 	head = head[:n]
 	kind := http.DetectContentType(head)
 	if strings.HasPrefix(kind, "text/") && utf8.Valid(head) {
-		rest, err := io.ReadAll(io.LimitReader(resp, maxShownResponse))
+		rest, err := io.ReadAll(io.LimitReader(out, maxShownResponse))
 		if err != nil {
 			return err
 		}
@@ -243,7 +252,64 @@ func (h *Handler) RunService(c echo.Context) error {
 		ext = ".txt"
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition, attachmentHeader(name+"-response"+ext))
-	return c.Stream(http.StatusOK, kind, io.MultiReader(bytes.NewReader(head), resp))
+	return c.Stream(http.StatusOK, kind, io.MultiReader(bytes.NewReader(head), out))
+}
+
+// supervisorInput encodes a /run payload the way OSCAR's supervisor reads
+// it: JSON as is, anything else in base64 (streamed).
+func supervisorInput(payload io.Reader) io.Reader {
+	br := bufio.NewReaderSize(payload, 64<<10)
+	head, _ := br.Peek(64 << 10)
+	if len(head) < 64<<10 && json.Valid(head) && len(bytes.TrimSpace(head)) > 0 {
+		return br
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		enc := base64.NewEncoder(base64.StdEncoding, pw)
+		_, err := io.Copy(enc, br)
+		if err == nil {
+			err = enc.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr
+}
+
+// supervisorOutput decodes a /run answer: the base64 of an output file (or
+// zip) is decoded as it streams; anything else (the script's stdout) is
+// passed through. The answer is taken for base64 when its first bytes are
+// base64 and whole (their length a multiple of four, with no spaces), which
+// plain text output rarely is.
+func supervisorOutput(resp io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(resp, 4096)
+	head, err := br.Peek(4096)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return nil, err
+	}
+	trimmed := bytes.TrimRight(head, "\r\n")
+	if len(trimmed) == 0 || !isBase64(trimmed) {
+		return br, nil
+	}
+	if len(head) < 4096 { // the whole answer: decode it only if it decodes
+		dec, err := base64.StdEncoding.DecodeString(string(trimmed))
+		if err != nil {
+			return br, nil
+		}
+		return bytes.NewReader(dec), nil
+	}
+	return base64.NewDecoder(base64.StdEncoding, br), nil
+}
+
+func isBase64(b []byte) bool {
+	if len(b)%4 != 0 && len(b) < 4096 {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
 }
 
 // SubmitJob handles "POST /services/:cluster/:name/jobs": an asynchronous

@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
@@ -142,5 +144,44 @@ func TestAttachmentHeaderIsSafe(t *testing.T) {
 	got := attachmentHeader("we\"ird\r\nname/ü.txt")
 	if strings.ContainsAny(got, "\r\n") || strings.Contains(got, `we"`) || !strings.Contains(got, "filename*=UTF-8''") {
 		t.Fatalf("header = %q", got)
+	}
+}
+
+func TestSupervisorEncoding(t *testing.T) {
+	read := func(r io.Reader) string {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// Input: JSON as is, anything else in base64.
+	if got := read(supervisorInput(strings.NewReader(`{"a":1}`))); got != `{"a":1}` {
+		t.Errorf("JSON input sent as %q", got)
+	}
+	if got := read(supervisorInput(strings.NewReader("hello world"))); got != "aGVsbG8gd29ybGQ=" {
+		t.Errorf("text input sent as %q", got)
+	}
+	// Output: base64 of a file is decoded; stdout passes through.
+	tests := []struct{ in, want string }{
+		{"MyBiZXRhCjIgYWxwaGEKMSBnYW1tYQo=\n", "3 beta\n2 alpha\n1 gamma\n"},
+		{"hello world\n", "hello world\n"},
+		{"abc", "abc"},
+	}
+	for _, tt := range tests {
+		out, err := supervisorOutput(strings.NewReader(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := read(out); got != tt.want {
+			t.Errorf("output %q decoded to %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	// A long base64 answer streams through the decoder.
+	long := strings.Repeat("0123456789abcdef", 1000)
+	enc := base64.StdEncoding.EncodeToString([]byte(long))
+	out, _ := supervisorOutput(strings.NewReader(enc))
+	if got := read(out); got != long {
+		t.Errorf("long base64 answer decoded to %d bytes, want %d", len(got), len(long))
 	}
 }

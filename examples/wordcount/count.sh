@@ -5,7 +5,9 @@ set -eu
 name=$(basename "$INPUT_FILE_PATH")
 name=${name%.*}
 out="$TMP_OUTPUT_DIR/$name.counts"
-echo "Counting words of $STORAGE_OBJECT_KEY"
+# STORAGE_OBJECT_KEY is set when an upload started the job, not for a
+# synchronous run or a job started with a payload.
+echo "Counting words of ${STORAGE_OBJECT_KEY:-the request payload}"
 tr -cs 'A-Za-z0-9' '\n' < "$INPUT_FILE_PATH" \
 	| tr 'A-Z' 'a-z' \
 	| awk 'NF' \
