@@ -367,19 +367,28 @@ func (h *Handler) CreateCluster(c echo.Context) error {
 		errs["password"] = "Give the password for this user."
 	}
 	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Add a cluster", "/clusters"), Form: f, Errors: errs, TokenAuth: h.accessToken != nil}
-	if len(errs) > 0 {
-		props.Form.Password = ""
-		return Render(c, http.StatusUnprocessableEntity, templates.ClusterFormPage(props))
-	}
-	if _, err := h.clusters.Create(c.Request().Context(), formCluster(f).toStore(u.ID)); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			props.Errors = map[string]string{"name": fmt.Sprintf("You already have a cluster called %q.", f.Name)}
-			props.Form.Password = ""
-			return Render(c, http.StatusUnprocessableEntity, templates.ClusterFormPage(props))
-		}
+	return saveClusterForm(c, props, func() error {
+		_, err := h.clusters.Create(c.Request().Context(), formCluster(f).toStore(u.ID))
 		return err
+	})
+}
+
+// saveClusterForm ends the add and edit handlers: the form again (422)
+// when a field is wrong or the name is taken, else save and go to the
+// cluster's page. The password is never sent back to the browser.
+func saveClusterForm(c echo.Context, props templates.ClusterFormProps, save func() error) error {
+	props.Form.Password = ""
+	if len(props.Errors) == 0 {
+		err := save()
+		if err == nil {
+			return c.Redirect(http.StatusSeeOther, "/clusters/"+props.Form.Name)
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		props.Errors = map[string]string{"name": fmt.Sprintf("You already have a cluster called %q.", props.Form.Name)}
 	}
-	return c.Redirect(http.StatusSeeOther, "/clusters/"+f.Name)
+	return Render(c, http.StatusUnprocessableEntity, templates.ClusterFormPage(props))
 }
 
 // UpdateCluster handles "POST /clusters/:name".
@@ -403,19 +412,9 @@ func (h *Handler) UpdateCluster(c echo.Context) error {
 	}
 	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Edit "+old.Name, "/clusters"), Editing: old.Name, Form: f, Errors: errs, TokenAuth: h.accessToken != nil}
 	props.Form.HasPassword = old.Password != ""
-	if len(errs) > 0 {
-		props.Form.Password = ""
-		return Render(c, http.StatusUnprocessableEntity, templates.ClusterFormPage(props))
-	}
-	if err := h.clusters.Update(c.Request().Context(), old.Name, formCluster(f).toStore(u.ID)); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			props.Errors = map[string]string{"name": fmt.Sprintf("You already have a cluster called %q.", f.Name)}
-			props.Form.Password = ""
-			return Render(c, http.StatusUnprocessableEntity, templates.ClusterFormPage(props))
-		}
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, "/clusters/"+f.Name)
+	return saveClusterForm(c, props, func() error {
+		return h.clusters.Update(c.Request().Context(), old.Name, formCluster(f).toStore(u.ID))
+	})
 }
 
 // DeleteCluster handles "POST /clusters/:name/delete". It forgets the
