@@ -18,6 +18,7 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
+	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
 
@@ -187,6 +188,17 @@ func (h *Handler) ShowInvoke(c echo.Context) error {
 // larger or binary responses are downloaded.
 const maxShownResponse = 256 << 10
 
+// invokeRequest resolves an invocation's cluster and client and opens its
+// payload; the caller closes the payload.
+func (h *Handler) invokeRequest(c echo.Context) (store.Cluster, *oscar.Client, io.ReadCloser, error) {
+	cl, b, err := h.serviceBackend(c)
+	if err != nil {
+		return cl, nil, nil, err
+	}
+	payload, err := invokePayload(c)
+	return cl, b, payload, err
+}
+
 // invokePayload returns the request's payload: the uploaded file when
 // there is one, else the text field.
 func invokePayload(c echo.Context) (io.ReadCloser, error) {
@@ -204,16 +216,12 @@ func invokePayload(c echo.Context) (io.ReadCloser, error) {
 // shown in the page; anything else (binary, a zip, a large answer)
 // streams back as a download.
 func (h *Handler) RunService(c echo.Context) error {
-	cl, b, err := h.serviceBackend(c)
-	if err != nil {
-		return err
-	}
-	name := c.Param("name")
-	payload, err := invokePayload(c)
+	cl, b, payload, err := h.invokeRequest(c)
 	if err != nil {
 		return err
 	}
 	defer payload.Close()
+	name := c.Param("name")
 	resp, err := b.Run(c.Request().Context(), name, supervisorInput(payload))
 	if err != nil {
 		return err
@@ -315,16 +323,12 @@ func isBase64(b []byte) bool {
 // SubmitJob handles "POST /services/:cluster/:name/jobs": an asynchronous
 // invocation; the user lands on the new job's log.
 func (h *Handler) SubmitJob(c echo.Context) error {
-	cl, b, err := h.serviceBackend(c)
-	if err != nil {
-		return err
-	}
-	name := c.Param("name")
-	payload, err := invokePayload(c)
+	cl, b, payload, err := h.invokeRequest(c)
 	if err != nil {
 		return err
 	}
 	defer payload.Close()
+	name := c.Param("name")
 	return h.submitAndOpen(c, cl.Name, b, name, payload)
 }
 

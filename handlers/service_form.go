@@ -75,20 +75,11 @@ func (h *Handler) ShowNewService(c echo.Context) error {
 // filled from the service as the cluster returns it, secret values left
 // out.
 func (h *Handler) ShowEditService(c echo.Context) error {
-	u, err := currentUser(c)
+	cl, b, err := h.serviceBackend(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	cl, err := h.findCluster(ctx, u, c.Param("cluster"))
-	if err != nil {
-		return err
-	}
-	b, err := h.backendFor(ctx, cl)
-	if err != nil {
-		return err
-	}
-	svc, err := b.GetService(ctx, c.Param("name"))
+	svc, err := b.GetService(c.Request().Context(), c.Param("name"))
 	if err != nil {
 		return userError(sfBackendStatus(err), Describe(err), err)
 	}
