@@ -11,12 +11,24 @@ const (
 	AuthToken = "token"
 )
 
-// Cluster is an OSCAR cluster registration. Password is the plain value in
+// Kinds of cluster: which backend serves a registration. The backend
+// registry (backends.Registry) maps each kind to its Backend.
+const (
+	// KindOSCAR is an OSCAR cluster reached over its REST API.
+	KindOSCAR = "oscar"
+	// KindLocal is the embedded local cluster of this FDL Studio.
+	KindLocal = "local"
+)
+
+// Cluster is a cluster registration. Password is the plain value in
 // memory only; the store keeps it sealed.
 type Cluster struct {
-	ID       int64
-	OwnerID  int64
-	Name     string
+	ID      int64
+	OwnerID int64
+	Name    string
+	// Kind selects the backend (KindOSCAR, KindLocal, ...); "" means
+	// KindOSCAR, the kind of every registration made before kinds existed.
+	Kind     string
 	Endpoint string
 	AuthKind string
 	Username string
@@ -29,6 +41,10 @@ type Cluster struct {
 	// AdminOnly marks a shared cluster only administrators may use (the
 	// embedded local cluster in a multi-user deployment).
 	AdminOnly bool
+	// Trusted marks an endpoint the operator chose (a configured cluster
+	// or the embedded local cluster): the dial guard for user-supplied
+	// endpoints does not apply to it.
+	Trusted   bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

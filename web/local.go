@@ -54,8 +54,8 @@ func (s *Server) startLocalCluster(ctx context.Context) error {
 	s.closers = append(s.closers, lc.Close)
 	user, pass := lc.Credentials()
 	s.sharedClusters = append(s.sharedClusters, store.Cluster{
-		Name: LocalClusterName, Endpoint: lc.Endpoint(), AuthKind: store.AuthBasic,
-		Username: user, Password: pass, Shared: true,
+		Name: LocalClusterName, Kind: store.KindLocal, Endpoint: lc.Endpoint(), AuthKind: store.AuthBasic,
+		Username: user, Password: pass, Shared: true, Trusted: true,
 		// In a multi-user deployment, scripts on this host are for admins.
 		AdminOnly: s.cfg.AuthConfigured(),
 	})
@@ -83,8 +83,8 @@ type ClusterConfig struct {
 func (s *Server) addSharedClusters() error {
 	for _, c := range s.cfg.Clusters {
 		sc := store.Cluster{
-			Name: c.Name, Endpoint: strings.TrimRight(c.Endpoint, "/"), AuthKind: store.AuthToken,
-			InsecureTLS: c.InsecureTLS, Shared: true,
+			Name: c.Name, Kind: store.KindOSCAR, Endpoint: strings.TrimRight(c.Endpoint, "/"), AuthKind: store.AuthToken,
+			InsecureTLS: c.InsecureTLS, Shared: true, Trusted: true,
 		}
 		if c.Username != "" {
 			sc.AuthKind, sc.Username, sc.Password, sc.AdminOnly = store.AuthBasic, c.Username, c.Password, true
