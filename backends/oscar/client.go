@@ -33,6 +33,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/minio/minio-go/v7"
 )
 
@@ -66,9 +67,15 @@ type Config struct {
 	// InsecureSkipVerify turns TLS certificate verification off for this
 	// cluster (its API and its MinIO). Off by default.
 	InsecureSkipVerify bool
-	// HTTPClient is used for the API when set (share one per cluster);
-	// otherwise NewHTTPClient(InsecureSkipVerify) is built.
+	// HTTPClient is used for the API when set (share one per TLS mode and
+	// guard); otherwise NewGuardedHTTPClient(InsecureSkipVerify, Guard) is
+	// built. The cluster's MinIO is reached through a copy of its
+	// transport, so it dials through the same guard.
 	HTTPClient *http.Client
+	// Guard, when set, checks every address the client connects to (see
+	// package netguard): set it for user-supplied endpoints, leave it nil
+	// for operator-configured clusters. Used only when HTTPClient is nil.
+	Guard *netguard.Guard
 	// RequestTimeout bounds each control-plane call (default 10 s).
 	RequestTimeout time.Duration
 	// RunTimeout bounds a synchronous invocation (default 5 min).
@@ -96,14 +103,29 @@ var _ backends.Backend = (*Client)(nil)
 // to other hosts with credentials (net/http drops Authorization on a host
 // change).
 func NewHTTPClient(insecure bool) *http.Client {
-	return &http.Client{Transport: newTransport(insecure), Timeout: OverallTimeout}
+	return NewGuardedHTTPClient(insecure, nil)
 }
 
-func newTransport(insecure bool) *http.Transport {
+// NewGuardedHTTPClient is NewHTTPClient for user-supplied endpoints: every
+// connection goes through g (nil: none), no proxy is used (g would check
+// the proxy, not the cluster) and no redirect is followed.
+func NewGuardedHTTPClient(insecure bool, g *netguard.Guard) *http.Client {
+	hc := &http.Client{Transport: newTransport(insecure, g), Timeout: OverallTimeout}
+	if g != nil {
+		hc.CheckRedirect = netguard.CheckRedirect
+	}
+	return hc
+}
+
+func newTransport(insecure bool, g *netguard.Guard) *http.Transport {
 	dialer := &net.Dialer{Timeout: DefaultDialTimeout, KeepAlive: 30 * time.Second}
+	dial, proxy := dialer.DialContext, http.ProxyFromEnvironment
+	if g != nil {
+		dial, proxy = g.DialContext, nil
+	}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		Proxy:                 proxy,
+		DialContext:           dial,
 		TLSHandshakeTimeout:   DefaultDialTimeout,
 		TLSClientConfig:       &tls.Config{InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12}, //nolint:gosec // per-cluster opt-in
 		MaxIdleConnsPerHost:   8,
@@ -131,7 +153,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = NewHTTPClient(cfg.InsecureSkipVerify)
+		hc = NewGuardedHTTPClient(cfg.InsecureSkipVerify, cfg.Guard)
 	}
 	return &Client{cfg: cfg, base: u, hc: hc, name: name}, nil
 }
@@ -189,10 +211,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, context.Can
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		cancel()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			err = fmt.Errorf("no answer within %s: %w", timeout, err)
-		}
-		return nil, nil, c.err(r.op, backends.KindUnavailable, "", err)
+		return nil, nil, c.connectErr(r.op, "", timeout, err)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, cancel, nil
@@ -238,6 +257,40 @@ const (
 	// last line that says so.
 	MaxLogResponse = 16 << 20
 )
+
+// connectErr is a failed exchange with the cluster (what is its API or
+// its MinIO). The user reads one sentence for every network failure
+// (refused, reset, timed out, TLS, a non-HTTP answer), so the pages
+// cannot be used to tell closed ports from open ones or to learn the
+// addresses behind a name; the cause stays in Err, for the log. A
+// refusal of the dial guard or a redirect says so.
+func (c *Client) connectErr(op, what string, timeout time.Duration, err error) error {
+	var refused *netguard.RefusedError
+	if errors.As(err, &refused) {
+		msg := refused.Error()
+		if what != "" {
+			msg = what + ": " + msg
+		}
+		return c.err(op, backends.KindUnavailable, msg, err)
+	}
+	if what == "" {
+		what = "the cluster"
+	}
+	switch {
+	case errors.Is(err, netguard.ErrRedirect):
+		return c.err(op, backends.KindUnavailable, what+" answered with a redirect, which this server does not follow; register the address it redirects to", err)
+	case errors.Is(err, context.Canceled):
+		return c.err(op, backends.KindUnavailable, "the request was cancelled", err)
+	}
+	msg := "could not connect to " + what
+	if timeout > 0 {
+		msg += fmt.Sprintf(", or got no answer within %s", timeout)
+	}
+	if errors.As(err, new(*tls.CertificateVerificationError)) {
+		msg += " (its TLS certificate is not trusted)"
+	}
+	return c.err(op, backends.KindUnavailable, msg, err)
+}
 
 // err builds a *backends.Error for this cluster.
 func (c *Client) err(op string, kind backends.Kind, msg string, cause error) error {

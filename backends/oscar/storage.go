@@ -374,7 +374,13 @@ func (c *Client) minio(ctx context.Context) (*minio.Client, error) {
 	if p.AccessKey == "" || p.SecretKey == "" {
 		return nil, c.err(op, backends.KindForbidden, "the cluster handed out no MinIO keys for this user", nil)
 	}
-	tr := newTransport(c.cfg.InsecureSkipVerify)
+	// MinIO is reached as the API is: same TLS mode, same dial guard.
+	var tr *http.Transport
+	if t, ok := c.hc.Transport.(*http.Transport); ok {
+		tr = t.Clone()
+	} else {
+		tr = newTransport(c.cfg.InsecureSkipVerify, c.cfg.Guard)
+	}
 	tr.ResponseHeaderTimeout = 30 * time.Second
 	mc, err = minio.New(u.Host, &minio.Options{
 		Creds:        credentials.NewStaticV4(p.AccessKey, p.SecretKey, ""),
@@ -430,5 +436,8 @@ func (c *Client) s3err(op string, err error) error {
 	if errors.As(err, &ee) {
 		return err
 	}
-	return c.err(op, kind, "", err)
+	if resp.StatusCode != 0 {
+		return c.err(op, kind, "", err)
+	}
+	return c.connectErr(op, "the cluster's MinIO storage", 0, err)
 }

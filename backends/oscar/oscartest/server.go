@@ -39,6 +39,10 @@ type Options struct {
 	// S3Endpoint, S3AccessKey and S3SecretKey locate the real S3 server that
 	// holds the files (see backends/backendstest/s3test); it plays MinIO.
 	S3Endpoint, S3AccessKey, S3SecretKey string
+	// ReportedS3Endpoint, when set, is the MinIO endpoint /system/config
+	// hands out instead of S3Endpoint (tests of the dial guard report
+	// internal addresses this way; the fake itself never dials it).
+	ReportedS3Endpoint string
 	// JobPageSize is the job-list page size (JOB_LISTING_LIMIT; default 2 so
 	// tests see paging).
 	JobPageSize int
@@ -249,7 +253,7 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
 			"gpu_available": false, "interLink_available": false, "serverless_backend": backend,
 			"yunikorn_enable": false, "kueue_enable": true, "volume_enable": true, "oidc_groups": []string{"vo.example.eu"},
 			"minio_quota_enabled": false},
-		"minio_provider": map[string]any{"endpoint": s.opts.S3Endpoint, "verify": false,
+		"minio_provider": map[string]any{"endpoint": orDefault(s.opts.ReportedS3Endpoint, s.opts.S3Endpoint), "verify": false,
 			"access_key": s.opts.S3AccessKey, "secret_key": s.opts.S3SecretKey, "region": "us-east-1"},
 		"allowed_image_repositories": repos,
 	})
