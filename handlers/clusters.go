@@ -102,7 +102,7 @@ func (h *Handler) backendFor(ctx context.Context, c store.Cluster) (*oscar.Clien
 		Name:               c.Name,
 		Endpoint:           c.Endpoint,
 		InsecureSkipVerify: c.InsecureTLS,
-		HTTPClient:         h.httpClient(c.InsecureTLS),
+		HTTPClient:         h.httpClient(c),
 	}
 	switch c.AuthKind {
 	case store.AuthToken:
@@ -122,12 +122,19 @@ func (h *Handler) backendFor(ctx context.Context, c store.Cluster) (*oscar.Clien
 }
 
 // httpClient returns one shared client per TLS mode, so connections to a
-// cluster are reused across requests.
-func (h *Handler) httpClient(insecure bool) *http.Client {
-	if insecure {
+// cluster are reused across requests: the guarded ones for a cluster the
+// operator did not configure.
+func (h *Handler) httpClient(c store.Cluster) *http.Client {
+	switch {
+	case c.Trusted && c.InsecureTLS:
 		return h.insecureHTTP
+	case c.Trusted:
+		return h.secureHTTP
+	case c.InsecureTLS:
+		return h.guardedInsecureHTTP
+	default:
+		return h.guardedHTTP
 	}
-	return h.secureHTTP
 }
 
 // ShowClusters handles "GET /clusters".

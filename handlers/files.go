@@ -490,6 +490,11 @@ func (h *Handler) UploadFiles(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := h.acquireTransfer(c, h.transfers.uploads)
+	if err != nil {
+		return err
+	}
+	defer release()
 	prefix := c.QueryParam("prefix")
 	if err := checkPrefix(prefix); err != nil {
 		return err
@@ -686,21 +691,19 @@ func (h *Handler) DownloadZip(c echo.Context) error {
 			return userError(http.StatusBadRequest, fmt.Sprintf("%q is not inside the folder %q.", k, base), nil)
 		}
 	}
+	release, err := h.acquireTransfer(c, h.transfers.zips)
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx := c.Request().Context()
 	// Collect the keys first, so a listing failure is a clean error page
 	// and not a broken download.
-	for _, f := range folders {
-		lctx, cancel := context.WithTimeout(ctx, clusterTimeout)
-		all, err := listAll(lctx, fr.st, fr.bucket, f, maxZipObjects-len(keys))
-		cancel()
-		if err != nil {
-			return err
-		}
-		for _, o := range all {
-			if !strings.HasSuffix(o.Key, "/") {
-				keys = append(keys, o.Key)
-			}
-		}
+	lctx, cancel := context.WithTimeout(ctx, 2*clusterTimeout)
+	keys, _, err = collectKeys(lctx, fr.st, fr.bucket, keys, folders, maxZipObjects)
+	cancel()
+	if err != nil {
+		return err
 	}
 	name := fr.bucket
 	if base != "" {
@@ -715,7 +718,7 @@ func (h *Handler) DownloadZip(c echo.Context) error {
 	seen := map[string]bool{}
 	for _, k := range keys {
 		entry := zipName(k[len(base):])
-		if entry == "" || seen[entry] {
+		if entry == "" || seen[entry] || strings.HasSuffix(k, "/") {
 			continue
 		}
 		seen[entry] = true
@@ -778,32 +781,6 @@ func stored(contentType string, size int64) bool {
 	return false
 }
 
-// listAll lists every object under prefix, failing with a clear message
-// beyond max objects.
-func listAll(ctx context.Context, st objectLister, bucket, prefix string, max int) ([]backends.Object, error) {
-	var out []backends.Object
-	token := ""
-	for {
-		page, err := st.ListObjects(ctx, bucket, backends.ListObjectsOptions{Prefix: prefix, PageToken: token})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Objects...)
-		if len(out) > max {
-			where := "the bucket"
-			if prefix != "" {
-				where = fmt.Sprintf("folder %q", prefix)
-			}
-			return nil, userError(http.StatusUnprocessableEntity,
-				fmt.Sprintf("%s holds more than %d objects; that is too many for one request from the browser. Pick fewer, or use a command-line S3 client.", where, max), nil)
-		}
-		if page.NextPage == "" {
-			return out, nil
-		}
-		token = page.NextPage
-	}
-}
-
 // DeleteObjects handles "POST /files/:cluster/:bucket/delete" with the
 // key= files and folder= folders to delete. Without confirm=yes it shows
 // what would be deleted (how many objects each folder holds) and asks;
@@ -837,19 +814,15 @@ func (h *Handler) DeleteObjects(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*clusterTimeout)
 	defer cancel()
-	all := append([]string(nil), keys...)
 	p := templates.DeleteProps{
 		Chrome: h.Chrome(c, "Delete from "+fr.bucket, "/files"), Cluster: fr.cluster, Bucket: fr.bucket, Prefix: prefix, Keys: keys,
 	}
-	for _, f := range folders {
-		objs, err := listAll(ctx, fr.st, fr.bucket, f, maxDeleteObjects)
-		if err != nil {
-			return err
-		}
-		p.Folders = append(p.Folders, templates.FolderCount{Prefix: f, Count: len(objs)})
-		for _, o := range objs {
-			all = append(all, o.Key)
-		}
+	all, counts, err := collectKeys(ctx, fr.st, fr.bucket, keys, folders, maxDeleteObjects)
+	if err != nil {
+		return err
+	}
+	for i, f := range folders {
+		p.Folders = append(p.Folders, templates.FolderCount{Prefix: f, Count: counts[i]})
 	}
 	if c.FormValue("confirm") != "yes" {
 		return Render(c, http.StatusOK, templates.DeletePage(p))

@@ -11,6 +11,7 @@ import (
 	"net/http"
 
 	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
@@ -40,6 +41,12 @@ type Deps struct {
 	// SessionCluster is the cluster the request's user logged in to with
 	// the OSCAR basic login (ok false otherwise); it is listed first.
 	SessionCluster func(ctx context.Context) (store.Cluster, bool)
+	// Guard, when set, checks every connection to a cluster that is not
+	// Trusted (users' registrations, the OSCAR-login cluster) and to the
+	// MinIO it reports; nil connects anywhere.
+	Guard *netguard.Guard
+	// Limits bound concurrent uploads and zips (zero: the defaults).
+	Limits Limits
 }
 
 // Handler serves the pages and fragments of FDL Studio.
@@ -53,8 +60,10 @@ type Handler struct {
 	isAdmin      func(u *auth.User) bool
 	session      func(ctx context.Context) (store.Cluster, bool)
 	// One HTTP client per TLS mode, shared by every cluster client so
-	// connections are reused.
-	secureHTTP, insecureHTTP *http.Client
+	// connections are reused; the guarded pair is for untrusted clusters.
+	secureHTTP, insecureHTTP         *http.Client
+	guardedHTTP, guardedInsecureHTTP *http.Client
+	transfers                        *transferLimits
 }
 
 // Sections are the entries of the main navigation, in order.
@@ -77,5 +86,7 @@ func New(d Deps) *Handler {
 		log: d.Log, nav: nav,
 		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
 		secureHTTP: oscar.NewHTTPClient(false), insecureHTTP: oscar.NewHTTPClient(true),
+		guardedHTTP: oscar.NewGuardedHTTPClient(false, d.Guard), guardedInsecureHTTP: oscar.NewGuardedHTTPClient(true, d.Guard),
+		transfers: newTransferLimits(d.Limits),
 	}
 }
