@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/fdlstudio/fdlstudio/backends/netguard"
 )
 
 // Presets are well-known identity providers, filled in by --oidc-preset.
@@ -43,6 +45,9 @@ type Config struct {
 	// OSCARHosts restricts the endpoints accepted by the OSCAR login (see
 	// backends.ValidateEndpoint); empty accepts any http(s) host.
 	OSCARHosts []string
+	// OSCARGuard, when set, checks every address the OSCAR login connects
+	// to (see backends/netguard).
+	OSCARGuard *netguard.Guard
 	// PublicURL is where users reach the server (the redirect URI is
 	// PublicURL + "/auth/callback"). Empty: the request's own host, over
 	// http, which is only right for a laptop.

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
 )
 
@@ -41,7 +42,7 @@ func (m *Manager) LoginOSCAR(c echo.Context, endpoint, username, password, next 
 		return "", &LoginError{Message: "Enter the username and password of the OSCAR cluster."}
 	}
 	ep := u.String()
-	client, err := oscar.New(oscar.Config{Endpoint: ep, Username: username, Password: password, RequestTimeout: oscarLoginTimeout})
+	client, err := oscar.New(oscar.Config{Endpoint: ep, Username: username, Password: password, RequestTimeout: oscarLoginTimeout, Guard: m.cfg.OSCARGuard})
 	if err != nil {
 		return "", &LoginError{Message: "The OSCAR endpoint is not valid.", Err: err}
 	}
@@ -51,6 +52,8 @@ func (m *Manager) LoginOSCAR(c echo.Context, endpoint, username, password, next 
 		switch {
 		case errors.Is(err, backends.ErrUnauthorized), errors.Is(err, backends.ErrForbidden):
 			return "", &LoginError{Message: fmt.Sprintf("OSCAR at %s did not accept this username and password.", ep), Err: err}
+		case errors.Is(err, netguard.ErrRefused):
+			return "", &LoginError{Message: "OSCAR endpoint: " + backends.MessageOf(err) + ".", Err: err}
 		case errors.Is(err, backends.ErrNotFound):
 			return "", &LoginError{Message: fmt.Sprintf("%s does not look like an OSCAR cluster (no /system/info).", ep), Err: err}
 		default:

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"html"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/backends/clusters"
 	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/backends/netguard/guardtest"
 	"github.com/fdlstudio/fdlstudio/backends/oscar/oscartest"
@@ -117,4 +119,29 @@ func listenCanary(t *testing.T) (string, func() int) {
 		}
 	}()
 	return ln.Addr().String(), func() int { return len(hits) }
+}
+
+// A cluster imported from an oscar-cli config is the user's own: the
+// guard applies to it as to one registered by hand.
+func TestImportedClusterIsGuarded(t *testing.T) {
+	fake := oscartest.NewServer(t, oscartest.Options{})
+	_, port, _ := net.SplitHostPort(guardtest.HostPort(t, fake.URL))
+	config := "oscar:\n  imported:\n    endpoint: http://localhost:" + port + "\n    auth_user: oscar\n    auth_password: oscar-pass\n"
+	regs, err := clusters.ParseOSCARCLIConfig([]byte(config), "config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := memClusters{}
+	if _, err := ImportClusters(t.Context(), repo, 7, regs, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	g, d := guardtest.New(t, map[string][]string{"localhost": {"127.0.0.1"}})
+	h := New(Deps{Clusters: repo, Guard: g})
+	rec, err := call(t, h.ShowClusterHealth, http.MethodGet, "/clusters/imported/health", "name", "imported")
+	if err != nil || !strings.Contains(html.UnescapeString(rec.Body.String()), `"localhost" resolves to a private address`) {
+		t.Errorf("imported cluster at localhost: %v, body %q", err, rec.Body.String())
+	}
+	if len(d.Asked()) != 0 || len(fake.Checker.Covered()) != 0 {
+		t.Errorf("the imported cluster was reached: dialer asked %v", d.Asked())
+	}
 }

@@ -36,6 +36,7 @@ func TestAuthConfiguredAllowsPublicAddress(t *testing.T) {
 	cfg.Addr = "0.0.0.0:0"
 	cfg.DataDir = t.TempDir()
 	cfg.OSCARLogin = true
+	cfg.OSCARLoginHosts = []string{"oscar.example.org"}
 	if !cfg.AuthConfigured() {
 		t.Fatal("AuthConfigured() = false with the OSCAR login on")
 	}

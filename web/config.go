@@ -42,6 +42,10 @@ type Config struct {
 	// ClusterHosts, when not empty, limits the cluster endpoints users may
 	// register, so FDL Studio cannot be used to reach internal addresses.
 	ClusterHosts []string
+	// AllowPrivateEndpoints are networks (CIDRs or addresses) that
+	// clusters users register, the MinIO those report and OSCAR logins
+	// may reach although private; see web/guard.go.
+	AllowPrivateEndpoints []string
 	// Admins are the administrators, by e-mail or OIDC subject. With a
 	// login method, only they may use the embedded local cluster.
 	Admins []string

@@ -130,6 +130,7 @@ func (s *Server) buildEcho() {
 		IsAdmin:        s.isAdmin,
 		AllowedHosts:   s.cfg.ClusterHosts,
 		SessionCluster: s.sessionCluster,
+		Guard:          s.guard,
 	})
 	s.login = handlers.NewLogin(s.handlers, s.auth)
 

@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/handlers"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/store/sqlite"
@@ -48,6 +49,9 @@ type Server struct {
 	// sharedClusters are the clusters everyone sees: the operator's and
 	// the embedded local cluster.
 	sharedClusters []store.Cluster
+	// guard checks connections to endpoints users chose; nil in local
+	// single-user mode (web/guard.go).
+	guard *netguard.Guard
 
 	// closers are released in reverse order by Close.
 	closers []func() error
@@ -86,6 +90,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	}()
 
 	if err := checkListenAddr(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.setupDialGuard(); err != nil {
 		return nil, err
 	}
 	if err := prepareDataDir(cfg.DataDir); err != nil {
@@ -127,7 +134,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		return nil, err
 	}
 	s.auth, err = auth.New(ctx, auth.Config{
-		OIDC: oidcCfg, OSCARLogin: cfg.OSCARLogin, OSCARHosts: cfg.OSCARLoginHosts,
+		OIDC: oidcCfg, OSCARLogin: cfg.OSCARLogin, OSCARHosts: cfg.OSCARLoginHosts, OSCARGuard: s.guard,
 		PublicURL: cfg.PublicURL, Key: key, IdleTimeout: cfg.SessionIdleTimeout, MaxAge: cfg.SessionMaxAge,
 		LocalUser: s.localUser, Log: log,
 	}, s.db, s.sealer)

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -115,6 +116,15 @@ var settings = []setting{
 		set: func(c *web.Config, v string) error { c.ClusterHosts = splitList(v); return nil },
 	},
 	{
+		name: "allow-private-endpoints", usage: "networks (CIDRs or addresses, comma-separated) that user-registered clusters, the MinIO they report and OSCAR logins may reach although private, loopback or link-local",
+		def: func(c web.Config) string { return strings.Join(c.AllowPrivateEndpoints, ",") },
+		set: func(c *web.Config, v string) error {
+			c.AllowPrivateEndpoints = splitList(v)
+			_, err := netguard.ParseAllow(c.AllowPrivateEndpoints)
+			return err
+		},
+	},
+	{
 		name: "admins", usage: "administrators, by e-mail or OIDC subject (comma-separated); with a login method, only they see the local cluster",
 		def: func(c web.Config) string { return strings.Join(c.Admins, ",") },
 		set: func(c *web.Config, v string) error { c.Admins = splitList(v); return nil },
@@ -181,7 +191,7 @@ var settings = []setting{
 		},
 	},
 	{
-		name: "oscar-login-hosts", usage: "hosts the OSCAR login may contact (comma-separated; *.example.org for sub-domains); empty allows any",
+		name: "oscar-login-hosts", usage: "hosts the OSCAR login may contact (comma-separated; *.example.org for sub-domains); required with --oscar-login",
 		def: func(c web.Config) string { return strings.Join(c.OSCARLoginHosts, ",") },
 		set: func(c *web.Config, v string) error { c.OSCARLoginHosts = splitList(v); return nil },
 	},
