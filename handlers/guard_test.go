@@ -19,14 +19,14 @@ import (
 	"github.com/fdlstudio/fdlstudio/store"
 )
 
-// call runs handler h for user 7 with route params (name, value, ...).
-func call(t *testing.T, h echo.HandlerFunc, method, target string, params ...string) (*httptest.ResponseRecorder, error) {
+// invokeHandler runs handler h for user 7 with route params (name, value, ...).
+func invokeHandler(t *testing.T, h echo.HandlerFunc, method, target string, params ...string) (*httptest.ResponseRecorder, error) {
 	t.Helper()
-	return callAs(t, 7, h, httptest.NewRequest(method, target, nil), params...)
+	return invokeHandlerAs(t, 7, h, httptest.NewRequest(method, target, nil), params...)
 }
 
-// callAs runs handler h for user id on req with route params.
-func callAs(t *testing.T, id int64, h echo.HandlerFunc, req *http.Request, params ...string) (*httptest.ResponseRecorder, error) {
+// invokeHandlerAs runs handler h for user id on req with route params.
+func invokeHandlerAs(t *testing.T, id int64, h echo.HandlerFunc, req *http.Request, params ...string) (*httptest.ResponseRecorder, error) {
 	t.Helper()
 	req = req.WithContext(auth.WithUser(req.Context(), &auth.User{ID: id, Mode: auth.ModeOIDC}))
 	rec := httptest.NewRecorder()
@@ -51,7 +51,7 @@ func TestFilesRefuseMinIOAtInternalAddress(t *testing.T) {
 		g, d := guardtest.New(t, nil, guardtest.HostPort(t, fake.URL))
 		repo := memClusters{7: {{OwnerID: 7, Name: "mine", Kind: store.KindOSCAR, Endpoint: fake.URL, AuthKind: store.AuthBasic, Username: "oscar", Password: "oscar-pass"}}}
 		h := New(Deps{Clusters: repo, Guard: g})
-		_, err := call(t, h.DownloadObject, http.MethodGet, "/files/mine/bucket/download?key=latest/meta-data/iam/info",
+		_, err := invokeHandler(t, h.DownloadObject, http.MethodGet, "/files/mine/bucket/download?key=latest/meta-data/iam/info",
 			"cluster", "mine", "bucket", "bucket")
 		msg := Describe(err)
 		if !errors.Is(err, netguard.ErrRefused) || !strings.Contains(msg, "MinIO storage") || !strings.Contains(msg, "private address") {
@@ -83,11 +83,11 @@ func TestClusterHealthOfGuardedCluster(t *testing.T) {
 		{OwnerID: 7, Name: "closed", Endpoint: "http://" + closedAddr, AuthKind: store.AuthBasic, Username: "oscar", Password: "oscar-pass"},
 	}}
 	h := New(Deps{Clusters: repo, Guard: g})
-	rec, err := call(t, h.ShowClusterHealth, http.MethodGet, "/clusters/rebound/health", "name", "rebound")
+	rec, err := invokeHandler(t, h.ShowClusterHealth, http.MethodGet, "/clusters/rebound/health", "name", "rebound")
 	if err != nil || !strings.Contains(rec.Body.String(), "resolves to a private address") {
 		t.Errorf("rebound: %v, body %q", err, rec.Body.String())
 	}
-	rec, err = call(t, h.ShowClusterHealth, http.MethodGet, "/clusters/closed/health", "name", "closed")
+	rec, err = invokeHandler(t, h.ShowClusterHealth, http.MethodGet, "/clusters/closed/health", "name", "closed")
 	if body := rec.Body.String(); err != nil || !strings.Contains(body, "could not connect to the cluster") || strings.Contains(body, "refused") {
 		t.Errorf("closed port: %v, body %q", err, body)
 	}
@@ -137,7 +137,7 @@ func TestImportedClusterIsGuarded(t *testing.T) {
 	}
 	g, d := guardtest.New(t, map[string][]string{"localhost": {"127.0.0.1"}})
 	h := New(Deps{Clusters: repo, Guard: g})
-	rec, err := call(t, h.ShowClusterHealth, http.MethodGet, "/clusters/imported/health", "name", "imported")
+	rec, err := invokeHandler(t, h.ShowClusterHealth, http.MethodGet, "/clusters/imported/health", "name", "imported")
 	if err != nil || !strings.Contains(html.UnescapeString(rec.Body.String()), `"localhost" resolves to a private address`) {
 		t.Errorf("imported cluster at localhost: %v, body %q", err, rec.Body.String())
 	}

@@ -162,14 +162,14 @@ func TestUploadsAndZipsOverTheLimitGet429(t *testing.T) {
 	upload := func(user int64) error {
 		req := httptest.NewRequest(http.MethodPost, "/files/c/bucket/upload?path=a.txt", strings.NewReader("hi"))
 		req.Header.Set(echo.HeaderContentType, "text/plain")
-		_, err := callAs(t, user, h.UploadFiles, req, "cluster", "c", "bucket", "bucket")
+		_, err := invokeHandlerAs(t, user, h.UploadFiles, req, "cluster", "c", "bucket", "bucket")
 		return err
 	}
 	zip := func(user int64) error {
 		form := url.Values{"key": {"a.txt"}}
 		req := httptest.NewRequest(http.MethodPost, "/files/c/bucket/zip", strings.NewReader(form.Encode()))
 		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationForm)
-		_, err := callAs(t, user, h.DownloadZip, req, "cluster", "c", "bucket", "bucket")
+		_, err := invokeHandlerAs(t, user, h.DownloadZip, req, "cluster", "c", "bucket", "bucket")
 		return err
 	}
 	var wg sync.WaitGroup
