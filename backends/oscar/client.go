@@ -286,9 +286,6 @@ func (c *Client) connectErr(op, what string, timeout time.Duration, err error) e
 	if timeout > 0 {
 		msg += fmt.Sprintf(", or got no answer within %s", timeout)
 	}
-	if errors.As(err, new(*tls.CertificateVerificationError)) {
-		msg += " (its TLS certificate is not trusted)"
-	}
 	return c.err(op, backends.KindUnavailable, msg, err)
 }
 
