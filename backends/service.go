@@ -132,45 +132,6 @@ type StorageProviders struct {
 	Rucio   map[string]RucioProvider   `json:"rucio,omitempty"`
 }
 
-// WithoutSecrets returns a copy of p with every credential (keys,
-// passwords, tokens) blanked, for showing a service to a user; nil stays
-// nil.
-func (p *StorageProviders) WithoutSecrets() *StorageProviders {
-	if p == nil {
-		return nil
-	}
-	out := &StorageProviders{}
-	out.MinIO = blankEach(p.MinIO, func(v *MinIOProvider) { v.AccessKey, v.SecretKey = blankIfSet(v.AccessKey), blankIfSet(v.SecretKey) })
-	out.S3 = blankEach(p.S3, func(v *S3Provider) { v.AccessKey, v.SecretKey = blankIfSet(v.AccessKey), blankIfSet(v.SecretKey) })
-	out.Onedata = blankEach(p.Onedata, func(v *OnedataProvider) { v.Token = blankIfSet(v.Token) })
-	out.WebDav = blankEach(p.WebDav, func(v *WebDavProvider) { v.Password = blankIfSet(v.Password) })
-	out.Rucio = blankEach(p.Rucio, func(v *RucioProvider) { v.RefreshToken = blankIfSet(v.RefreshToken) })
-	return out
-}
-
-// SecretPlaceholder stands where a credential was removed before a
-// service is shown.
-const SecretPlaceholder = "<hidden>"
-
-func blankIfSet(v string) string {
-	if v == "" {
-		return ""
-	}
-	return SecretPlaceholder
-}
-
-func blankEach[T any](m map[string]T, blank func(*T)) map[string]T {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]T, len(m))
-	for k, v := range m {
-		blank(&v)
-		out[k] = v
-	}
-	return out
-}
-
 // MinIOProvider is a MinIO endpoint with its keys.
 type MinIOProvider struct {
 	Endpoint  string `json:"endpoint,omitempty"`

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,9 +10,9 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"gopkg.in/yaml.v3"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/deploy"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/examples"
 	"github.com/fdlstudio/fdlstudio/fdl"
@@ -72,7 +71,8 @@ func (h *Handler) DeploySample(c echo.Context) error {
 }
 
 // fdlServices reads an FDL file from fsys and returns its OSCAR services
-// ready to deploy: scripts given as paths are read from beside the file.
+// ready to deploy (deploy.Services: top-level storage providers and
+// clusters merged in, scripts given as paths read from beside the file).
 // The file must validate without errors.
 func fdlServices(fsys fs.FS, file string) ([]*backends.Service, error) {
 	data, err := fs.ReadFile(fsys, file)
@@ -92,34 +92,13 @@ func fdlServices(fsys fs.FS, file string) ([]*backends.Service, error) {
 			return nil, fmt.Errorf("%s: %s", file, d.String())
 		}
 	}
-	// Decode the services through JSON into the OSCAR shape, so every
-	// field (including those the typed view does not name) comes along.
-	var raw struct {
-		Functions struct {
-			Oscar []map[string]map[string]any `yaml:"oscar"`
-		} `yaml:"functions"`
+	fns, err := deploy.Services(doc, dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, err
-	}
-	var out []*backends.Service
-	for _, entry := range raw.Functions.Oscar {
-		for _, m := range entry {
-			js, err := json.Marshal(m)
-			if err != nil {
-				return nil, err
-			}
-			var s backends.Service
-			if err := json.Unmarshal(js, &s); err != nil {
-				return nil, fmt.Errorf("%s: service %v: %w", file, m["name"], err)
-			}
-			script, err := fdl.ScriptContent(dir, fdl.Script{Value: s.Script, Inline: fdl.IsInlineScript(s.Script)})
-			if err != nil {
-				return nil, fmt.Errorf("%s: service %s: %w", file, s.Name, err)
-			}
-			s.Script = string(script)
-			out = append(out, &s)
-		}
+	out := make([]*backends.Service, len(fns))
+	for i, f := range fns {
+		out[i] = f.Service
 	}
 	return out, nil
 }

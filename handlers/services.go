@@ -1,10 +1,8 @@
 package handlers
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,10 +12,10 @@ import (
 	"sync"
 
 	"github.com/labstack/echo/v4"
-	"gopkg.in/yaml.v3"
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/deploy"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
@@ -231,7 +229,7 @@ func (h *Handler) ShowService(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), clusterTimeout)
 	defer cancel()
-	def, err := serviceFDL(cl.Name, svc)
+	def, err := deploy.FDL(cl.Name, svc)
 	if err != nil {
 		return err
 	}
@@ -303,67 +301,13 @@ func serviceBuckets(s *backends.Service) []templates.BucketRef {
 	return out
 }
 
-// serviceFDL renders one service as an FDL document (functions.oscar,
-// keyed by the cluster), leaving out what OSCAR generates (token, owner,
-// bucket list, runtime status) so the file can be deployed again, and
-// every secret: secret values and storage credentials stay on the
-// cluster.
-func serviceFDL(cluster string, s *backends.Service) ([]byte, error) {
-	clean := *s
-	clean.Token, clean.Owner, clean.BucketList, clean.Namespace = "", "", nil, ""
-	clean.Deployment, clean.VolumeStatus, clean.ClusterID = nil, nil, ""
-	clean.StorageProviders = clean.StorageProviders.WithoutSecrets()
-	if clean.Environment != nil && len(clean.Environment.Secrets) > 0 {
-		env := *clean.Environment
-		env.Secrets = map[string]string{}
-		for k := range clean.Environment.Secrets {
-			env.Secrets[k] = "" // the value stays on the cluster
-		}
-		clean.Environment = &env
-	}
-	js, err := json.Marshal(&clean)
-	if err != nil {
-		return nil, err
-	}
-	// JSON is YAML: decoding it into a node keeps the field order.
-	var node yaml.Node
-	if err := yaml.Unmarshal(js, &node); err != nil {
-		return nil, err
-	}
-	blockStyle(&node)
-	doc := map[string]any{
-		"functions": map[string]any{
-			"oscar": []any{map[string]any{cluster: node.Content[0]}},
-		},
-	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// blockStyle turns JSON's flow style into YAML block style, with literal
-// blocks for multi-line strings (scripts).
-func blockStyle(n *yaml.Node) {
-	n.Style = 0
-	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "\n") {
-		n.Style = yaml.LiteralStyle
-	}
-	for _, c := range n.Content {
-		blockStyle(c)
-	}
-}
-
 // DownloadServiceFDL handles "GET /services/:cluster/:name/fdl".
 func (h *Handler) DownloadServiceFDL(c echo.Context) error {
 	cl, _, svc, err := h.requestService(c)
 	if err != nil {
 		return err
 	}
-	def, err := serviceFDL(cl.Name, svc)
+	def, err := deploy.FDL(cl.Name, svc)
 	if err != nil {
 		return err
 	}
