@@ -18,12 +18,13 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/net/html"
-	"gopkg.in/yaml.v3"
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/deploy"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/backends/oscar/oscartest"
+	"github.com/fdlstudio/fdlstudio/handlers/serviceform"
 	"github.com/fdlstudio/fdlstudio/store"
 )
 
@@ -360,14 +361,14 @@ func TestServiceFormToYAML(t *testing.T) {
 	if !strings.Contains(text, "script: |\n          #!/bin/sh\n          echo hello\n") {
 		t.Errorf("the script is not a literal block with LF line ends:\n%s", text)
 	}
-	cluster, got, diags, err := parseServiceYAML([]byte(text))
+	cluster, got, diags, err := serviceform.ParseYAML([]byte(text))
 	if err != nil {
 		t.Fatalf("the pane's YAML does not read back: %v %v\n%s", err, diags, text)
 	}
 	if cluster != "local" {
 		t.Errorf("cluster = %q, want local", cluster)
 	}
-	if d := diffJSON(t, got, sfWithoutCredentials(withSecret(fullService(), ""))); d != "" {
+	if d := diffJSON(t, got, backends.Redact(withSecret(fullService(), ""))); d != "" {
 		t.Errorf("form → YAML → service differs:\n%s", d)
 	}
 	for _, v := range []string{"AKIA-S3-ACCESS", "s3-secret-key", "cluster-password"} {
@@ -393,7 +394,7 @@ func TestServiceFormToYAML(t *testing.T) {
 // on the cluster, the secret typed earlier kept.
 func TestServiceYAMLToFormToCluster(t *testing.T) {
 	env := newFormEnv(t)
-	y, err := serviceYAML("local", fullService())
+	y, err := deploy.FDL("local", fullService())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,39 +616,6 @@ func TestServiceFormHostileYAMLShapes(t *testing.T) {
 	}
 }
 
-// TestServiceFormOnlyService: the walk to the service mapping checks
-// every step (the fdl model refuses most of these shapes first; this
-// guards the walk itself), through aliases.
-func TestServiceFormOnlyService(t *testing.T) {
-	tests := []struct {
-		name, yaml, want string
-	}{
-		{"list through alias", "x: &a [{c: {name: s}}]\nfunctions: {oscar: *a}\n", ""},
-		{"no oscar", "functions: {aws: []}\n", "could not be read"},
-		{"oscar mapping", "functions: {oscar: {c: {name: s}}}\n", "is a mapping"},
-		{"oscar scalar", "functions: {oscar: hello}\n", "is a scalar"},
-		{"empty list", "functions: {oscar: []}\n", "holds 0"},
-		{"two items", "functions: {oscar: [{c: {}}, {d: {}}]}\n", "holds 2"},
-		{"two keys", "functions: {oscar: [{c: {}, d: {}}]}\n", "one key"},
-		{"scalar item", "functions: {oscar: [c]}\n", "one key"},
-		{"service list", "x: &a [1]\nfunctions: {oscar: [{c: *a}]}\n", "is a list"},
-		{"service null", "functions: {oscar: [{c: }]}\n", "is a null"},
-	}
-	for _, tt := range tests {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(tt.yaml), &doc); err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
-		n, err := sfOnlyService(doc.Content[0])
-		switch {
-		case tt.want == "" && (err != nil || n == nil || n.Kind != yaml.MappingNode):
-			t.Errorf("%s: got %v, %v; want the service mapping", tt.name, n, err)
-		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
-		}
-	}
-}
-
 // credentialService is fullService with a provider of every kind, each
 // with credentials, as a cluster returns it.
 func credentialService() *backends.Service {
@@ -782,9 +750,9 @@ func TestServiceFormKeepStoredCredentials(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stored := credentialService()
-			svc := sfWithoutCredentials(credentialService())
+			svc := backends.Redact(credentialService())
 			tt.edit(svc)
-			msg, err := keepStored(context.Background(), stubGetter{stored}, svc, serviceToForm("local", svc), map[string]string{})
+			msg, err := serviceform.KeepStored(context.Background(), stubGetter{stored}, svc, serviceform.FromService("local", svc), map[string]string{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -792,9 +760,7 @@ func TestServiceFormKeepStoredCredentials(t *testing.T) {
 				t.Errorf("msg = %q, want one naming %q", msg, tt.wantMsg)
 			}
 			got := map[string]string{}
-			for _, c := range sfCredentialValues(svc) {
-				got[c.path] = c.value
-			}
+			backends.EachCredential(svc, func(c backends.Credential) { got[c.Path] = *c.Value })
 			for path, want := range tt.wantKept {
 				if got[path] != want {
 					t.Errorf("%s = %q, want %q", path, got[path], want)
@@ -960,27 +926,6 @@ func TestNewServicePicksCluster(t *testing.T) {
 		}
 		if strings.Contains(page, "sf-diag-error") || strings.Contains(page, `data-testid="form-errors"`) {
 			t.Errorf("new%s: an untouched form shows errors", q)
-		}
-	}
-}
-
-func TestReadScriptFile(t *testing.T) {
-	open := func(s string) func() (io.ReadCloser, error) {
-		return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(s)), nil }
-	}
-	tests := []struct {
-		name, in, want, msg string
-		size                int64
-	}{
-		{"crlf", "echo a\r\necho b", "echo a\necho b\n", "", 14},
-		{"binary", "\x00\x01", "", "not UTF-8 text", 2},
-		{"latin1", "caf\xe9", "", "not UTF-8 text", 4},
-		{"too big", "x", "", "at most", maxScriptBytes + 1},
-	}
-	for _, tt := range tests {
-		got, msg := readScriptFile(tt.size, open(tt.in))
-		if got != tt.want || (tt.msg == "") != (msg == "") || !strings.Contains(msg, tt.msg) {
-			t.Errorf("%s: got %q, %q; want %q, %q", tt.name, got, msg, tt.want, tt.msg)
 		}
 	}
 }
