@@ -82,6 +82,8 @@ func newFormEnv(t *testing.T) *formEnv {
 	e.POST("/services/preview", h.PreviewService)
 	e.GET("/services/:cluster/:name/edit", h.ShowEditService)
 	e.POST("/services/:cluster/:name", h.UpdateService)
+	e.GET("/services/:cluster/:name", h.ShowService)
+	e.GET("/services/:cluster/:name/fdl", h.DownloadServiceFDL)
 	client, err := oscar.New(oscar.Config{Name: "local", Endpoint: cl.URL, Username: "oscar", Password: "oscar-pass"})
 	if err != nil {
 		t.Fatal(err)

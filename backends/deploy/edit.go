@@ -18,7 +18,8 @@ import (
 // fields that differ change; comments, key order and everything else stay.
 // The entry is compared as FDL shows a service (Clean, on both sides), so
 // credentials and generated fields are never written, and top-level
-// storage_providers and clusters the entry inherits count as its own. doc
+// storage_providers and clusters the entry inherits count as its own; a
+// field set to OSCAR's default equals the field left out. doc
 // is migrated to v4.1 first; the edited document is returned, doc is
 // unchanged. An edit fdl cannot make in place (a flow-style mapping, an
 // anchor) is an error: the caller writes the document anew instead.
@@ -34,11 +35,11 @@ func Edit(doc *fdl.Document, i int, to *backends.Service) (*fdl.Document, error)
 	if i < 0 || i >= len(fns) {
 		return nil, fmt.Errorf("the document has no functions.oscar item %d", i)
 	}
-	a, err := jsonValue(Clean(fns[i].Service))
+	a, err := jsonValue(withoutDefaults(Clean(fns[i].Service)))
 	if err != nil {
 		return nil, err
 	}
-	b, err := jsonValue(Clean(to))
+	b, err := jsonValue(withoutDefaults(Clean(to)))
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +48,16 @@ func Edit(doc *fdl.Document, i int, to *backends.Service) (*fdl.Document, error)
 		return nil, err
 	}
 	return e.doc, nil
+}
+
+// withoutDefaults unsets in s (a copy made by Clean) the fields that hold
+// the value OSCAR takes when they are left out, so that writing a default
+// out, or leaving it out, is no change to edit.
+func withoutDefaults(s *backends.Service) *backends.Service {
+	if s.Visibility == "private" {
+		s.Visibility = ""
+	}
+	return s
 }
 
 type editor struct {
