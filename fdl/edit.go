@@ -262,8 +262,10 @@ func (d *Document) replaceValue(k, v, val *yaml.Node, text string, singleLine bo
 		if start, end, ok := d.inlineExtent(v); ok {
 			text = strings.TrimSpace(text)
 			old := d.src[start:end]
-			if val.Kind == yaml.ScalarNode && val.Style == 0 && (old[0] == '\'' || old[0] == '"') && !strings.ContainsAny(text, `'"\`) {
-				text = string(old[0]) + text + string(old[0]) // keep the quoting style
+			// Keep the quoting style, but not that of an empty string: it
+			// must be quoted, so its quotes say nothing of the author's style.
+			if val.Kind == yaml.ScalarNode && val.Style == 0 && len(old) > 2 && (old[0] == '\'' || old[0] == '"') && !strings.ContainsAny(text, `'"\`) {
+				text = string(old[0]) + text + string(old[0])
 			}
 			return d.splice(start, end, text, start)
 		}

@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/fdl"
@@ -134,7 +133,9 @@ func (e *editor) set(segs []string, v any) error {
 	if err != nil {
 		return err
 	}
-	e.doc, err = e.doc.SetPath(e.base, segs, strings.TrimSuffix(string(text), "\n"))
+	// The text keeps its final line break: a block scalar without one
+	// would lose the one its value ends with.
+	e.doc, err = e.doc.SetPath(e.base, segs, string(text))
 	return err
 }
 
