@@ -1,7 +1,10 @@
 package backends
 
 import (
+	"bytes"
+	"encoding/json"
 	"maps"
+	"regexp"
 	"strconv"
 )
 
@@ -69,6 +72,14 @@ func EachCredential(s *Service, f func(c Credential)) {
 	if s.Environment != nil {
 		eachEntry(s.Environment.Secrets, func(k string, v *string) { field("environment.secrets."+k, "", v) })
 	}
+	// Keys the type does not know (from a newer server) and the kserve
+	// block: what is named like a credential, and everything below it.
+	for k, raw := range s.Extra {
+		if rawCredentials(&raw, k, credentialNamed(k), field) {
+			s.Extra[k] = raw
+		}
+	}
+	rawCredentials(&s.Kserve, "kserve", false, field)
 	if s.Federation != nil {
 		for i := range s.Federation.Members {
 			m := &s.Federation.Members[i]
@@ -81,8 +92,9 @@ func EachCredential(s *Service, f func(c Credential)) {
 
 // Redact returns a copy of s with every credential blanked: storage
 // provider keys, passwords and tokens, clusters' auth_password, secret
-// values, federation member header values, and the service's invocation
-// token. Names (of secrets, headers, providers) stay, so the shape of
+// values, federation member header values, the service's invocation
+// token, and in kserve and keys Service does not know, whatever is named
+// like a credential. Names (of secrets, headers, providers) stay, so the shape of
 // the service can still be shown. s is not changed; nil stays nil.
 func Redact(s *Service) *Service {
 	if s == nil {
@@ -97,6 +109,7 @@ func Redact(s *Service) *Service {
 		}
 	}
 	c.Clusters = maps.Clone(s.Clusters)
+	c.Extra = maps.Clone(s.Extra)
 	if s.Environment != nil {
 		env := *s.Environment
 		env.Secrets = maps.Clone(env.Secrets)
@@ -120,4 +133,59 @@ func eachEntry[V any](m map[string]V, f func(id string, v *V)) {
 		f(k, &v)
 		m[k] = v
 	}
+}
+
+// credentialName is what the name of a credential-bearing key looks like.
+var credentialName = regexp.MustCompile(`(?i)password|passwd|secret|token|credential|apikey|authorization|headers|(^|[_-])key$`)
+
+// notCredentialNames are named like credentials but hold none.
+var notCredentialNames = map[string]bool{"token_endpoint": true, "image_pull_secrets": true}
+
+func credentialNamed(k string) bool { return credentialName.MatchString(k) && !notCredentialNames[k] }
+
+// rawCredentials calls field for every string in the JSON value raw that
+// is below a key named like a credential (or is one, when under), and
+// writes raw anew if a value changed; it reports whether it did.
+func rawCredentials(raw *json.RawMessage, path string, under bool, field func(path, forWhat string, v *string)) bool {
+	if len(*raw) == 0 {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(*raw))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return false
+	}
+	changed := false
+	var walk func(x any, path string, under bool) any
+	walk = func(x any, path string, under bool) any {
+		switch t := x.(type) {
+		case string:
+			if under {
+				old := t
+				field(path, "", &t)
+				changed = changed || t != old
+			}
+			return t
+		case map[string]any:
+			for k, e := range t {
+				t[k] = walk(e, path+"."+k, under || credentialNamed(k))
+			}
+		case []any:
+			for i, e := range t {
+				t[i] = walk(e, path+"["+strconv.Itoa(i)+"]", under)
+			}
+		}
+		return x
+	}
+	v = walk(v, path, under)
+	if !changed {
+		return false
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return false
+	}
+	*raw = b
+	return true
 }

@@ -186,3 +186,42 @@ func TestRedactKeepsNames(t *testing.T) {
 		t.Error("Redact(nil) != nil")
 	}
 }
+
+// TestRedactUnknownKeysAndKserve: keys Service does not know (from a
+// newer server, or legacy ones) and the kserve block are redacted by
+// name; what is not named like a credential stays.
+func TestRedactUnknownKeysAndKserve(t *testing.T) {
+	in := `{"name":"s","image":"i","script":"x",
+		"api_key":"U-1","future":{"auth":{"password":"U-2","user":"me"},"plain":"stays"},
+		"replicas":[{"url":"https://r","headers":{"Authorization":"U-3"}}],
+		"kserve":{"type":"inference","env":{"HF_TOKEN":"U-4","MODEL":"llama"},"storage_uri":"s3://m"}}`
+	var s backends.Service
+	if err := json.Unmarshal([]byte(in), &s); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(backends.Redact(&s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"U-1", "U-2", "U-3", "U-4"} {
+		if strings.Contains(string(out), v) {
+			t.Errorf("Redact left %s: %s", v, out)
+		}
+	}
+	for _, v := range []string{`"user":"me"`, `"plain":"stays"`, `"MODEL":"llama"`, `"url":"https://r"`, `"HF_TOKEN":""`} {
+		if !strings.Contains(string(out), v) {
+			t.Errorf("Redact lost %s: %s", v, out)
+		}
+	}
+	if again, _ := json.Marshal(&s); !strings.Contains(string(again), "U-4") || !strings.Contains(string(again), "U-1") {
+		t.Errorf("Redact changed its argument: %s", again)
+	}
+	// A stored value is put back where the page left it blank.
+	blank := backends.Redact(&s)
+	have := map[string]string{}
+	backends.EachCredential(&s, func(c backends.Credential) { have[c.Path] = *c.Value })
+	backends.EachCredential(blank, func(c backends.Credential) { *c.Value = have[c.Path] })
+	if back, _ := json.Marshal(blank); !strings.Contains(string(back), "U-2") || !strings.Contains(string(back), "U-4") {
+		t.Errorf("EachCredential could not write the values back: %s", back)
+	}
+}
