@@ -19,7 +19,7 @@ import (
 // Backend is everything FDL Studio does with one cluster, on behalf of one
 // user (the credentials are bound when the Backend is built).
 type Backend interface {
-	// Name identifies the backend in messages, e.g. `oscar "egi-prod"`.
+	// Name identifies the backend in messages, e.g. `OSCAR cluster "egi-prod"`.
 	Name() string
 	Cluster
 	Services
@@ -60,9 +60,22 @@ type Invoker interface {
 	// exist; KindUnsupported if the backend has no synchronous runtime.
 	Run(ctx context.Context, service string, input io.Reader) (io.ReadCloser, error)
 	// SubmitJob invokes a service asynchronously with the given event
-	// payload. KindNotFound if the service does not exist. It is never
-	// retried: a retry could start the job twice.
-	SubmitJob(ctx context.Context, service string, event io.Reader) error
+	// payload and returns a reference to the job it started (see JobRef:
+	// exact where the backend says which job it started, else a guess).
+	// KindNotFound if the service does not exist. It is never retried: a
+	// retry could start the job twice.
+	SubmitJob(ctx context.Context, service string, event io.Reader) (JobRef, error)
+}
+
+// JobRef names the job a submission started.
+type JobRef struct {
+	// Name is the job's name; "" when the backend could not tell (the job
+	// may still have started: look at the service's jobs).
+	Name string
+	// Guess is true when the backend did not say which job it started and
+	// Name is the newest job created since the submission, which another
+	// submission at the same moment could also have created.
+	Guess bool
 }
 
 // Jobs reads and removes the asynchronous executions of a service.
@@ -74,6 +87,13 @@ type Jobs interface {
 	// JobLog returns the whole log of one job. KindNotFound if the service or
 	// job does not exist.
 	JobLog(ctx context.Context, service, job string, timestamps bool) (string, error)
+	// JobLogFrom returns the log of one job from byte offset on, and the
+	// offset to ask for next time (the log's length as read). A backend
+	// that can only read whole logs reads the whole log and slices it.
+	// An offset past the end returns "" and the end (a log that was
+	// replaced); a negative one is KindInvalid. KindNotFound if the
+	// service or job does not exist.
+	JobLogFrom(ctx context.Context, service, job string, offset int64) (text string, next int64, err error)
 	// DeleteJob removes one job. KindNotFound if it does not exist.
 	DeleteJob(ctx context.Context, service, job string) error
 	// DeleteJobs removes a service's finished jobs, or every job (including
@@ -121,6 +141,86 @@ type Deployments interface {
 	// (tailLines <= 0 means the backend's default). Same errors as
 	// DeploymentStatus.
 	DeploymentLogs(ctx context.Context, service string, tailLines int, timestamps bool) (*DeploymentLogs, error)
+}
+
+// Timeouts for calls that take longer than a page read. Handlers bound
+// their calls with these; a backend may bound its own requests tighter.
+const (
+	// LogTimeout bounds reading a job's log, which may be large.
+	LogTimeout = 30 * time.Second
+	// MutateTimeout bounds creating, changing or deleting things, which
+	// a cluster may take a while to finish (images, buckets, pods).
+	MutateTimeout = 60 * time.Second
+)
+
+// The optional interfaces below are offered by backends that can; a
+// consumer checks with a type assertion and tells the user the backend
+// does not support the feature otherwise (Unsupported builds that error).
+
+// FileRunner runs a service synchronously on one input file and returns
+// its output file (the single output, a zip of several, or the script's
+// stdout when it wrote none), doing whatever encoding the backend's
+// runtime wants on the wire (OSCAR's supervisor takes and answers
+// base64). The caller closes the returned reader. Errors as Invoker.Run.
+type FileRunner interface {
+	RunFile(ctx context.Context, service string, input io.Reader) (io.ReadCloser, error)
+}
+
+// Rerunner starts a new job of a service with the input of an earlier
+// one, as if its input file had been uploaded again. KindNotFound if the
+// service or job does not exist; KindInvalid when the old job was not
+// started by an upload (so its input is unknown).
+type Rerunner interface {
+	RerunJob(ctx context.Context, service, job string) (JobRef, error)
+}
+
+// ClusterDetails reports on the cluster's resources and configuration.
+type ClusterDetails interface {
+	// ClusterStatus returns the cluster's nodes and free resources.
+	// KindUnsupported on versions without it.
+	ClusterStatus(ctx context.Context) (*ClusterStatus, error)
+	// ClusterConfig returns the configuration the cluster shows its
+	// users, without any key or password.
+	ClusterConfig(ctx context.Context) (*ClusterConfig, error)
+}
+
+// Unsupported is the error for a feature a backend does not offer.
+func Unsupported(backend, op, feature string) error {
+	return &Error{Kind: KindUnsupported, Op: op, Backend: backend, Message: feature + " is not supported by this backend"}
+}
+
+// ClusterStatus is a cluster's nodes and free resources.
+type ClusterStatus struct {
+	NodesCount      int
+	FreeCores       int64 // millicores
+	FreeMemoryBytes int64
+	GPUs            int
+	JobsCount       int
+	BucketsCount    int
+	Nodes           []NodeStatus
+}
+
+// NodeStatus is one node of a cluster.
+type NodeStatus struct {
+	Name                string
+	Status              string
+	UsageCores          int64 // millicores
+	CapacityCores       int64 // millicores
+	UsageMemoryBytes    int64
+	CapacityMemoryBytes int64
+	GPUs                int
+}
+
+// ClusterConfig is what a cluster tells its users about its
+// configuration. It holds no credentials.
+type ClusterConfig struct {
+	Name              string
+	Namespace         string
+	ServicesNamespace string
+	GPUAvailable      bool
+	VolumesEnabled    bool
+	StorageEndpoint   string // the cluster's object store (MinIO) URL
+	OIDCGroups        []string
 }
 
 // ClusterInfo is what a backend says about itself.

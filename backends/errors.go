@@ -1,8 +1,12 @@
 package backends
 
 import (
+	"context"
 	"errors"
+	"net/http"
 	"strings"
+
+	"github.com/fdlstudio/fdlstudio/store"
 )
 
 // Kind classifies a backend failure so that callers (the UI, the CLI) can say
@@ -37,7 +41,7 @@ const (
 type Error struct {
 	Kind    Kind   // what class of failure
 	Op      string // what we were doing, e.g. `get service "cowsay"`
-	Backend string // which backend/cluster, e.g. `oscar "egi-prod"`
+	Backend string // which backend/cluster, e.g. `OSCAR cluster "egi-prod"`
 	Message string // the backend's own text (e.g. OSCAR's plain-text error), if any
 	Err     error  // underlying cause (network error, decode error), if any
 }
@@ -103,4 +107,39 @@ func MessageOf(err error) string {
 		return e.Message
 	}
 	return ""
+}
+
+// statuses is the one table from error kind to HTTP status, for every
+// page and API answer. The first entry that matches (errors.Is) wins, so
+// a backend failure caused by a deadline is a timeout. An error that
+// matches none is a 500.
+var statuses = []struct {
+	kind   error
+	status int
+}{
+	{store.ErrNotFound, http.StatusNotFound},
+	{store.ErrConflict, http.StatusConflict},
+	{store.ErrLocked, http.StatusServiceUnavailable},
+	{context.DeadlineExceeded, http.StatusGatewayTimeout},
+	{context.Canceled, 499}, // the client went away
+	{ErrNotFound, http.StatusNotFound},
+	{ErrInvalid, http.StatusUnprocessableEntity},
+	// The cluster refused the credentials FDL Studio holds: the user's
+	// own login is fine, so this is the gateway's failure, not a 401.
+	{ErrUnauthorized, http.StatusBadGateway},
+	{ErrForbidden, http.StatusForbidden},
+	{ErrConflict, http.StatusConflict},
+	{ErrUnavailable, http.StatusBadGateway},
+	{ErrUnsupported, http.StatusNotImplemented},
+}
+
+// HTTPStatus is the HTTP status for err by its kind (see statuses), and
+// whether a kind matched; an error of no known kind is a 500.
+func HTTPStatus(err error) (int, bool) {
+	for _, k := range statuses {
+		if errors.Is(err, k.kind) {
+			return k.status, true
+		}
+	}
+	return http.StatusInternalServerError, false
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
-	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
@@ -94,47 +93,18 @@ func (h *Handler) findCluster(ctx context.Context, u *auth.User, name string) (s
 	return c, err
 }
 
-// backendFor builds the OSCAR client for cluster c acting as the request's
-// user: their token for token-auth clusters, the stored credentials for
+// backendFor returns the backend of cluster c acting as the request's
+// user: their token for token-login clusters, the stored credentials for
 // basic ones.
-func (h *Handler) backendFor(ctx context.Context, c store.Cluster) (*oscar.Client, error) {
-	cfg := oscar.Config{
-		Name:               c.Name,
-		Endpoint:           c.Endpoint,
-		InsecureSkipVerify: c.InsecureTLS,
-		HTTPClient:         h.httpClient(c),
+func (h *Handler) backendFor(ctx context.Context, c store.Cluster) (backends.Backend, error) {
+	if c.AuthKind == store.AuthToken && h.accessToken == nil {
+		return nil, userError(http.StatusUnauthorized,
+			fmt.Sprintf("Cluster %q uses your login token, but you are not logged in with OpenID Connect.", c.Name), nil)
 	}
-	switch c.AuthKind {
-	case store.AuthToken:
-		if h.accessToken == nil {
-			return nil, userError(http.StatusUnauthorized,
-				fmt.Sprintf("Cluster %q uses your login token, but you are not logged in with OpenID Connect.", c.Name), nil)
-		}
-		tok, err := h.accessToken(ctx)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Token = tok
-	default:
-		cfg.Username, cfg.Password = c.Username, c.Password
+	if h.backends == nil {
+		return nil, errors.New("handlers: no backend registry (Deps.Backends)")
 	}
-	return oscar.New(cfg)
-}
-
-// httpClient returns one shared client per TLS mode, so connections to a
-// cluster are reused across requests: the guarded ones for a cluster the
-// operator did not configure.
-func (h *Handler) httpClient(c store.Cluster) *http.Client {
-	switch {
-	case c.Trusted && c.InsecureTLS:
-		return h.insecureHTTP
-	case c.Trusted:
-		return h.secureHTTP
-	case c.InsecureTLS:
-		return h.guardedInsecureHTTP
-	default:
-		return h.guardedHTTP
-	}
+	return h.backends.Backend(ctx, c, backends.Acting{AccessToken: h.accessToken})
 }
 
 // ShowClusters handles "GET /clusters".
@@ -195,7 +165,7 @@ func (h *Handler) probe(ctx context.Context, cl store.Cluster) templates.Cluster
 	if err != nil {
 		return templates.ClusterHealthProps{Error: h.describe(err)}
 	}
-	info, err := b.SystemInfo(ctx)
+	info, err := b.Info(ctx)
 	if err != nil {
 		return templates.ClusterHealthProps{Error: h.describe(err)}
 	}
@@ -229,35 +199,69 @@ func (h *Handler) ShowCluster(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
 	defer cancel()
+	details, ok := b.(backends.ClusterDetails)
+	if !ok {
+		unsupported := h.describe(backends.Unsupported(b.Name(), "read cluster status and configuration", "cluster status and configuration"))
+		p.StatusError, p.ConfigError = unsupported, unsupported
+	}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if p.Info, err = b.SystemInfo(ctx); err != nil {
+		info, err := b.Info(ctx)
+		if err != nil {
 			p.InfoError = h.describe(err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		st, err := b.Status(ctx)
-		if err != nil {
-			p.StatusError = h.describe(err)
 			return
 		}
-		p.Status = st
-	}()
-	go func() {
-		defer wg.Done()
-		cfg, err := b.UserConfig(ctx)
-		if err != nil {
-			p.ConfigError = h.describe(err)
-			return
+		p.Info = &templates.ClusterInfoView{
+			Version: info.Version, GitCommit: info.GitCommit, Architecture: info.Architecture,
+			KubernetesVersion: info.KubernetesVersion,
+			Serverless:        strings.TrimSpace(info.ServerlessBackend + " " + info.ServerlessVersion),
 		}
-		redacted := cfg.Redacted()
-		p.Config = &redacted
 	}()
+	if ok {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			st, err := details.ClusterStatus(ctx)
+			if err != nil {
+				p.StatusError = h.describe(err)
+				return
+			}
+			p.Status = clusterStatusView(st)
+		}()
+		go func() {
+			defer wg.Done()
+			cfg, err := details.ClusterConfig(ctx)
+			if err != nil {
+				p.ConfigError = h.describe(err)
+				return
+			}
+			p.Config = &templates.ClusterConfigView{
+				Name: cfg.Name, Namespace: cfg.Namespace, ServicesNamespace: cfg.ServicesNamespace,
+				GPUAvailable: cfg.GPUAvailable, VolumesEnabled: cfg.VolumesEnabled,
+				StorageEndpoint: cfg.StorageEndpoint, OIDCGroups: cfg.OIDCGroups,
+			}
+		}()
+	}
 	wg.Wait()
 	return Render(c, http.StatusOK, templates.ClusterPage(p))
+}
+
+// clusterStatusView is what the cluster page shows of a cluster's status.
+func clusterStatusView(st *backends.ClusterStatus) *templates.ClusterStatusView {
+	v := &templates.ClusterStatusView{
+		Nodes: st.NodesCount, FreeCores: st.FreeCores, FreeMemoryBytes: st.FreeMemoryBytes,
+		GPUs: st.GPUs, Jobs: st.JobsCount, Buckets: st.BucketsCount,
+	}
+	for _, n := range st.Nodes {
+		v.NodeRows = append(v.NodeRows, templates.NodeRow{
+			Name: n.Name, Status: n.Status, GPUs: n.GPUs,
+			UsageCores: n.UsageCores, CapacityCores: n.CapacityCores,
+			UsageMemoryBytes: n.UsageMemoryBytes, CapacityMemoryBytes: n.CapacityMemoryBytes,
+		})
+	}
+	return v
 }
 
 // ShowNewCluster handles "GET /clusters/new".

@@ -45,6 +45,14 @@ func userError(status int, msg string, err error) error {
 
 func notFound(msg string, err error) error { return userError(404, msg, err) }
 
+// statusOf is the HTTP status for a failure a handler reports with its
+// own message: the status of its kind in the one table
+// (backends.HTTPStatus).
+func statusOf(err error) int {
+	status, _ := backends.HTTPStatus(err)
+	return status
+}
+
 // kindText says in words what a backend error kind means.
 var kindText = map[backends.Kind]string{
 	backends.KindNotFound:     "not found",
@@ -65,9 +73,7 @@ func Describe(err error) string {
 	var be *backends.Error
 	if errors.As(err, &be) {
 		var b strings.Builder
-		if name, ok := strings.CutPrefix(be.Backend, "oscar "); ok {
-			b.WriteString("OSCAR cluster " + name)
-		} else if be.Backend != "" {
+		if be.Backend != "" {
 			b.WriteString(be.Backend)
 		} else {
 			b.WriteString("The cluster")

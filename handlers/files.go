@@ -458,24 +458,6 @@ func HumanBytes(n int64) string {
 	return ""
 }
 
-// statusOf is the HTTP status for a backend failure a handler reports
-// with its own message.
-func statusOf(err error) int {
-	switch {
-	case errors.Is(err, backends.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, backends.ErrInvalid):
-		return http.StatusUnprocessableEntity
-	case errors.Is(err, backends.ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(err, backends.ErrConflict):
-		return http.StatusConflict
-	case errors.Is(err, context.Canceled):
-		return 499 // the client went away
-	}
-	return http.StatusBadGateway
-}
-
 // UploadFiles handles "POST /files/:cluster/:bucket/upload". Two forms:
 //
 //   - the JavaScript uploader sends one file as the raw body, with its

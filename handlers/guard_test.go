@@ -50,7 +50,7 @@ func TestFilesRefuseMinIOAtInternalAddress(t *testing.T) {
 		fake := oscartest.NewServer(t, oscartest.Options{ReportedS3Endpoint: minioEndpoint, S3AccessKey: "ak", S3SecretKey: "sk"})
 		g, d := guardtest.New(t, nil, guardtest.HostPort(t, fake.URL))
 		repo := memClusters{7: {{OwnerID: 7, Name: "mine", Kind: store.KindOSCAR, Endpoint: fake.URL, AuthKind: store.AuthBasic, Username: "oscar", Password: "oscar-pass"}}}
-		h := New(Deps{Clusters: repo, Guard: g})
+		h := New(Deps{Clusters: repo, Backends: oscartest.Registry(g)})
 		_, err := invokeHandler(t, h.DownloadObject, http.MethodGet, "/files/mine/bucket/download?key=latest/meta-data/iam/info",
 			"cluster", "mine", "bucket", "bucket")
 		msg := Describe(err)
@@ -82,7 +82,7 @@ func TestClusterHealthOfGuardedCluster(t *testing.T) {
 		{OwnerID: 7, Name: "rebound", Endpoint: "http://localhost:" + port, AuthKind: store.AuthBasic, Username: "oscar", Password: "oscar-pass"},
 		{OwnerID: 7, Name: "closed", Endpoint: "http://" + closedAddr, AuthKind: store.AuthBasic, Username: "oscar", Password: "oscar-pass"},
 	}}
-	h := New(Deps{Clusters: repo, Guard: g})
+	h := New(Deps{Clusters: repo, Backends: oscartest.Registry(g)})
 	rec, err := invokeHandler(t, h.ShowClusterHealth, http.MethodGet, "/clusters/rebound/health", "name", "rebound")
 	if err != nil || !strings.Contains(rec.Body.String(), "resolves to a private address") {
 		t.Errorf("rebound: %v, body %q", err, rec.Body.String())
@@ -136,7 +136,7 @@ func TestImportedClusterIsGuarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, d := guardtest.New(t, map[string][]string{"localhost": {"127.0.0.1"}})
-	h := New(Deps{Clusters: repo, Guard: g})
+	h := New(Deps{Clusters: repo, Backends: oscartest.Registry(g)})
 	rec, err := invokeHandler(t, h.ShowClusterHealth, http.MethodGet, "/clusters/imported/health", "name", "imported")
 	if err != nil || !strings.Contains(html.UnescapeString(rec.Body.String()), `"localhost" resolves to a private address`) {
 		t.Errorf("imported cluster at localhost: %v, body %q", err, rec.Body.String())

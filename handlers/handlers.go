@@ -8,11 +8,9 @@ package handlers
 import (
 	"context"
 	"log/slog"
-	"net/http"
 
 	"github.com/fdlstudio/fdlstudio/auth"
-	"github.com/fdlstudio/fdlstudio/backends/netguard"
-	"github.com/fdlstudio/fdlstudio/backends/oscar"
+	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
@@ -26,6 +24,10 @@ type Deps struct {
 	Served func(path string) bool
 	// Clusters keeps each user's cluster registrations.
 	Clusters clusterRepo
+	// Backends turns a cluster registration into the backend of its kind
+	// (OSCAR, the local cluster, ...). Handlers reach clusters only
+	// through it.
+	Backends backendRegistry
 	// SharedClusters are configured by the operator for everyone (the
 	// embedded local cluster among them).
 	SharedClusters []store.Cluster
@@ -41,10 +43,6 @@ type Deps struct {
 	// SessionCluster is the cluster the request's user logged in to with
 	// the OSCAR basic login (ok false otherwise); it is listed first.
 	SessionCluster func(ctx context.Context) (store.Cluster, bool)
-	// Guard, when set, checks every connection to a cluster that is not
-	// Trusted (users' registrations, the OSCAR-login cluster) and to the
-	// MinIO it reports; nil connects anywhere.
-	Guard *netguard.Guard
 	// Limits bound concurrent uploads and zips (zero: the defaults).
 	Limits Limits
 }
@@ -59,11 +57,14 @@ type Handler struct {
 	accessToken  func(ctx context.Context) (string, error)
 	isAdmin      func(u *auth.User) bool
 	session      func(ctx context.Context) (store.Cluster, bool)
-	// One HTTP client per TLS mode, shared by every cluster client so
-	// connections are reused; the guarded pair is for untrusted clusters.
-	secureHTTP, insecureHTTP         *http.Client
-	guardedHTTP, guardedInsecureHTTP *http.Client
-	transfers                        *transferLimits
+	backends     backendRegistry
+	transfers    *transferLimits
+}
+
+// backendRegistry builds the backend of a cluster registration, acting
+// for the user as told (backends.Registry).
+type backendRegistry interface {
+	Backend(ctx context.Context, c store.Cluster, act backends.Acting) (backends.Backend, error)
 }
 
 // Sections are the entries of the main navigation, in order.
@@ -85,8 +86,6 @@ func New(d Deps) *Handler {
 	return &Handler{
 		log: d.Log, nav: nav,
 		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
-		secureHTTP: oscar.NewHTTPClient(false), insecureHTTP: oscar.NewHTTPClient(true),
-		guardedHTTP: oscar.NewGuardedHTTPClient(false, d.Guard), guardedInsecureHTTP: oscar.NewGuardedHTTPClient(true, d.Guard),
-		transfers: newTransferLimits(d.Limits),
+		backends: d.Backends, transfers: newTransferLimits(d.Limits),
 	}
 }

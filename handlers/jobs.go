@@ -4,20 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/fdlstudio/fdlstudio/backends"
-	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
@@ -80,7 +76,7 @@ func (h *Handler) DeleteJobs(c echo.Context) error {
 	}
 	name := c.Param("name")
 	all := c.FormValue("scope") == "all"
-	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultMutateTimeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), backends.MutateTimeout)
 	defer cancel()
 	if err := b.DeleteJobs(ctx, name, all); err != nil {
 		return err
@@ -98,7 +94,7 @@ func (h *Handler) DeleteJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultMutateTimeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), backends.MutateTimeout)
 	defer cancel()
 	if err := b.DeleteJob(ctx, c.Param("name"), c.Param("job")); err != nil {
 		return err
@@ -117,7 +113,7 @@ func (h *Handler) ShowJobLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultLogTimeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), backends.LogTimeout)
 	defer cancel()
 	service, job := c.Param("name"), c.Param("job")
 	text, err := b.JobLog(ctx, service, job, false)
@@ -163,7 +159,7 @@ func (h *Handler) DownloadJobLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultLogTimeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), backends.LogTimeout)
 	defer cancel()
 	text, err := b.JobLog(ctx, c.Param("name"), c.Param("job"), true)
 	if err != nil {
@@ -190,7 +186,7 @@ const maxShownResponse = 256 << 10
 
 // invokeRequest resolves an invocation's cluster and client and opens its
 // payload; the caller closes the payload.
-func (h *Handler) invokeRequest(c echo.Context) (store.Cluster, *oscar.Client, io.ReadCloser, error) {
+func (h *Handler) invokeRequest(c echo.Context) (store.Cluster, backends.Backend, io.ReadCloser, error) {
 	cl, b, err := h.serviceBackend(c)
 	if err != nil {
 		return cl, nil, nil, err
@@ -209,10 +205,8 @@ func invokePayload(c echo.Context) (io.ReadCloser, error) {
 }
 
 // RunService handles "POST /services/:cluster/:name/run": a synchronous
-// invocation. OSCAR's supervisor takes the body base64-encoded (or as is
-// when it is JSON) and answers with the base64 of the single output file,
-// of a zip of several, or with the script's stdout when there is none;
-// this handler does the encoding and decoding. A short text answer is
+// invocation on one input file, on backends that run files
+// (backends.FileRunner does the wire encoding). A short text answer is
 // shown in the page; anything else (binary, a zip, a large answer)
 // streams back as a download.
 func (h *Handler) RunService(c echo.Context) error {
@@ -222,15 +216,15 @@ func (h *Handler) RunService(c echo.Context) error {
 	}
 	defer payload.Close()
 	name := c.Param("name")
-	resp, err := b.Run(c.Request().Context(), name, supervisorInput(payload))
+	runner, ok := b.(backends.FileRunner)
+	if !ok {
+		return backends.Unsupported(b.Name(), "run service "+name, "running a service synchronously on a file")
+	}
+	out, err := runner.RunFile(c.Request().Context(), name, payload)
 	if err != nil {
 		return err
 	}
-	defer resp.Close()
-	out, err := supervisorOutput(resp)
-	if err != nil {
-		return err
-	}
+	defer out.Close()
 	head := make([]byte, 512)
 	n, err := io.ReadFull(out, head)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
@@ -263,63 +257,6 @@ func (h *Handler) RunService(c echo.Context) error {
 	return c.Stream(http.StatusOK, kind, io.MultiReader(bytes.NewReader(head), out))
 }
 
-// supervisorInput encodes a /run payload the way OSCAR's supervisor reads
-// it: JSON as is, anything else in base64 (streamed).
-func supervisorInput(payload io.Reader) io.Reader {
-	br := bufio.NewReaderSize(payload, 64<<10)
-	head, _ := br.Peek(64 << 10)
-	if len(head) < 64<<10 && json.Valid(head) && len(bytes.TrimSpace(head)) > 0 {
-		return br
-	}
-	pr, pw := io.Pipe()
-	go func() {
-		enc := base64.NewEncoder(base64.StdEncoding, pw)
-		_, err := io.Copy(enc, br)
-		if err == nil {
-			err = enc.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	return pr
-}
-
-// supervisorOutput decodes a /run answer: the base64 of an output file (or
-// zip) is decoded as it streams; anything else (the script's stdout) is
-// passed through. The answer is taken for base64 when its first bytes are
-// base64 and whole (their length a multiple of four, with no spaces), which
-// plain text output rarely is.
-func supervisorOutput(resp io.Reader) (io.Reader, error) {
-	br := bufio.NewReaderSize(resp, 4096)
-	head, err := br.Peek(4096)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
-		return nil, err
-	}
-	trimmed := bytes.TrimRight(head, "\r\n")
-	if len(trimmed) == 0 || !isBase64(trimmed) {
-		return br, nil
-	}
-	if len(head) < 4096 { // the whole answer: decode it only if it decodes
-		dec, err := base64.StdEncoding.DecodeString(string(trimmed))
-		if err != nil {
-			return br, nil
-		}
-		return bytes.NewReader(dec), nil
-	}
-	return base64.NewDecoder(base64.StdEncoding, br), nil
-}
-
-func isBase64(b []byte) bool {
-	if len(b)%4 != 0 && len(b) < 4096 {
-		return false
-	}
-	for _, c := range b {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
-			return false
-		}
-	}
-	return true
-}
-
 // SubmitJob handles "POST /services/:cluster/:name/jobs": an asynchronous
 // invocation; the user lands on the new job's log.
 func (h *Handler) SubmitJob(c echo.Context) error {
@@ -332,43 +269,24 @@ func (h *Handler) SubmitJob(c echo.Context) error {
 	return h.submitAndOpen(c, cl.Name, b, name, payload)
 }
 
-// submitAndOpen submits a job and opens its log. OSCAR does not say which
-// job it started, so the newest job created since the submission is
-// opened; failing that, the jobs list.
-func (h *Handler) submitAndOpen(c echo.Context, cluster string, b *oscar.Client, service string, body io.Reader) error {
-	submitted := time.Now().Add(-2 * time.Second) // tolerate clock skew
-	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultMutateTimeout)
+// submitAndOpen submits a job and opens it.
+func (h *Handler) submitAndOpen(c echo.Context, cluster string, b backends.Invoker, service string, body io.Reader) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), backends.MutateTimeout)
 	defer cancel()
-	if err := b.SubmitJob(ctx, service, body); err != nil {
+	ref, err := b.SubmitJob(ctx, service, body)
+	if err != nil {
 		return err
 	}
-	if job := h.newestJobSince(ctx, b, service, submitted); job != "" {
-		return c.Redirect(http.StatusSeeOther, jobsURL(cluster, service)+"/"+urlPathEscape(job))
-	}
-	return c.Redirect(http.StatusSeeOther, jobsURL(cluster, service)+"?notice="+urlQueryEscape("Job submitted."))
+	return openJob(c, cluster, service, ref)
 }
 
-// newestJobSince polls briefly for a job created after t.
-func (h *Handler) newestJobSince(ctx context.Context, b *oscar.Client, service string, t time.Time) string {
-	for range 5 {
-		if list, err := b.ListJobs(ctx, service, ""); err == nil {
-			var best backends.Job
-			for _, j := range list.Jobs {
-				if j.CreationTime.After(t) && j.CreationTime.After(best.CreationTime) {
-					best = j
-				}
-			}
-			if best.Name != "" {
-				return best.Name
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ""
-		case <-time.After(300 * time.Millisecond):
-		}
+// openJob sends the user to the job a submission started: its log when
+// the backend named it (exactly or as its best guess), else the jobs list.
+func openJob(c echo.Context, cluster, service string, ref backends.JobRef) error {
+	if ref.Name != "" {
+		return c.Redirect(http.StatusSeeOther, jobsURL(cluster, service)+"/"+urlPathEscape(ref.Name))
 	}
-	return ""
+	return c.Redirect(http.StatusSeeOther, jobsURL(cluster, service)+"?notice="+urlQueryEscape("Job submitted."))
 }
 
 // maxRecentJobs is how many jobs the Jobs page shows.

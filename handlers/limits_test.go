@@ -155,6 +155,7 @@ func TestUploadsAndZipsOverTheLimitGet429(t *testing.T) {
 	s3, s3URL := newBlockingS3(t)
 	fake := oscartest.NewServer(t, oscartest.Options{ReportedS3Endpoint: s3URL, S3AccessKey: "ak", S3SecretKey: "sk"})
 	h := New(Deps{
+		Backends: oscartest.Registry(nil),
 		SharedClusters: []store.Cluster{{Name: "c", Kind: store.KindOSCAR, Endpoint: fake.URL, AuthKind: store.AuthBasic,
 			Username: "oscar", Password: "oscar-pass", Shared: true, Trusted: true}},
 		Limits: Limits{UploadsPerUser: 1, Uploads: 2, ZipsPerUser: 1, Zips: 1},

@@ -13,7 +13,6 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/backends/deploy"
-	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/examples"
 	"github.com/fdlstudio/fdlstudio/fdl"
 )
@@ -53,7 +52,7 @@ func (h *Handler) DeploySample(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, oscar.DefaultMutateTimeout)
+	ctx, cancel := context.WithTimeout(ctx, backends.MutateTimeout)
 	defer cancel()
 	var names []string
 	for _, s := range svcs {

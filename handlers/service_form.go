@@ -6,7 +6,6 @@ package handlers
 // serviceform; this file is the HTTP side.
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -55,7 +54,7 @@ func (h *Handler) ShowEditService(c echo.Context) error {
 	}
 	svc, err := b.GetService(c.Request().Context(), c.Param("name"))
 	if err != nil {
-		return userError(sfBackendStatus(err), Describe(err), err)
+		return userError(statusOf(err), Describe(err), err)
 	}
 	// No credential reaches the page (backends.Redact); saving merges
 	// them back (serviceform.KeepStored).
@@ -252,18 +251,6 @@ func sfClusterNames(list []store.Cluster) []string {
 		out[i] = c.Name
 	}
 	return out
-}
-
-// sfBackendStatus is the page status for a backend failure: its own 404,
-// a bad gateway otherwise.
-func sfBackendStatus(err error) int {
-	if errors.Is(err, backends.ErrNotFound) {
-		return http.StatusNotFound
-	}
-	if errors.Is(err, backends.ErrForbidden) {
-		return http.StatusForbidden
-	}
-	return http.StatusBadGateway
 }
 
 // readServiceForm reads the posted form as typed, including an uploaded

@@ -54,6 +54,7 @@ func newFormEnv(t *testing.T) *formEnv {
 	h := New(Deps{
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Clusters: noClusters{},
+		Backends: oscartest.Registry(nil),
 		SharedClusters: []store.Cluster{{
 			Name: "local", Endpoint: cl.URL, AuthKind: store.AuthBasic, Username: "oscar", Password: "oscar-pass", Shared: true,
 		}},

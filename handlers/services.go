@@ -16,7 +16,6 @@ import (
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/backends/deploy"
-	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
@@ -171,8 +170,8 @@ func quantity(s string) float64 {
 }
 
 // serviceBackend resolves the request's :cluster to the user's cluster
-// and an OSCAR client for it.
-func (h *Handler) serviceBackend(c echo.Context) (store.Cluster, *oscar.Client, error) {
+// and its backend.
+func (h *Handler) serviceBackend(c echo.Context) (store.Cluster, backends.Backend, error) {
 	u, err := currentUser(c)
 	if err != nil {
 		return store.Cluster{}, nil, err
@@ -187,7 +186,7 @@ func (h *Handler) serviceBackend(c echo.Context) (store.Cluster, *oscar.Client, 
 
 // requestService reads the request's service (:cluster, :name) from its
 // cluster, within clusterTimeout.
-func (h *Handler) requestService(c echo.Context) (store.Cluster, *oscar.Client, *backends.Service, error) {
+func (h *Handler) requestService(c echo.Context) (store.Cluster, backends.Backend, *backends.Service, error) {
 	cl, b, err := h.serviceBackend(c)
 	if err != nil {
 		return cl, nil, nil, err
@@ -387,7 +386,7 @@ func (h *Handler) DeleteService(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), oscar.DefaultMutateTimeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), backends.MutateTimeout)
 	defer cancel()
 	if err := b.DeleteService(ctx, name); err != nil {
 		return err

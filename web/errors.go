@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -13,28 +12,8 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/handlers"
-	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
-
-// errorKinds maps the error kinds that packages return to HTTP statuses.
-// It is the one table: a kind not listed here is a 500.
-var errorKinds = []struct {
-	kind   error
-	status int
-}{
-	{store.ErrNotFound, http.StatusNotFound},
-	{store.ErrConflict, http.StatusConflict},
-	{store.ErrLocked, http.StatusServiceUnavailable},
-	{context.DeadlineExceeded, http.StatusGatewayTimeout},
-	{backends.ErrNotFound, http.StatusNotFound},
-	{backends.ErrInvalid, http.StatusUnprocessableEntity},
-	{backends.ErrUnauthorized, http.StatusBadGateway},
-	{backends.ErrForbidden, http.StatusForbidden},
-	{backends.ErrConflict, http.StatusConflict},
-	{backends.ErrUnavailable, http.StatusBadGateway},
-	{backends.ErrUnsupported, http.StatusNotImplemented},
-}
 
 // statusText is what the user reads for a status when the error carries
 // no message of its own that is safe to show.
@@ -73,12 +52,7 @@ func classify(err error) (status int, message string) {
 	} else if errors.As(err, &hs) {
 		status = hs.HTTPStatus()
 	} else {
-		for _, k := range errorKinds {
-			if errors.Is(err, k.kind) {
-				status = k.status
-				break
-			}
-		}
+		status, _ = backends.HTTPStatus(err)
 	}
 	var pm publicMessager
 	if errors.As(err, &pm) {
@@ -96,7 +70,7 @@ func newErrorID() string {
 }
 
 // handleError is Echo's HTTPErrorHandler: every error a handler or
-// middleware returns ends here. It picks the status through errorKinds,
+// middleware returns ends here. It picks the status through backends.HTTPStatus,
 // logs the detail under a fresh error ID (5xx at error level, the rest at
 // info), and answers with a friendly page carrying the same ID, or JSON
 // for clients that ask for it. It never writes to a response that has

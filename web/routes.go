@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/handlers"
 )
 
@@ -121,16 +123,20 @@ func (s *Server) buildEcho() {
 			served[r.path] = true
 		}
 	}
+	// The kinds of cluster this build reaches: OSCAR, and the local
+	// cluster through its OSCAR API.
+	registry := backends.NewRegistry()
+	oscar.Register(registry, oscar.Options{Guard: s.guard})
 	s.handlers = handlers.New(handlers.Deps{
 		Log:            s.log,
 		Served:         func(p string) bool { return served[p] },
 		Clusters:       s.db.Clusters(s.sealer),
+		Backends:       registry,
 		SharedClusters: s.sharedClusters,
 		AccessToken:    s.oidcAccessToken(),
 		IsAdmin:        s.isAdmin,
 		AllowedHosts:   s.cfg.ClusterHosts,
 		SessionCluster: s.sessionCluster,
-		Guard:          s.guard,
 	})
 	s.login = handlers.NewLogin(s.handlers, s.auth)
 

@@ -151,27 +151,35 @@ func testJobs(t *testing.T, b backends.Backend) {
 	t.Cleanup(func() { _ = b.DeleteService(context.Background(), name) })
 
 	const n = 3
+	var refs []backends.JobRef
 	for i := range n {
-		if err := b.SubmitJob(ctx, name, strings.NewReader(fmt.Sprintf(`{"n":%d}`, i))); err != nil {
+		ref, err := b.SubmitJob(ctx, name, strings.NewReader(fmt.Sprintf(`{"n":%d}`, i)))
+		if err != nil {
 			t.Fatalf("SubmitJob #%d: %v", i, err)
 		}
+		refs = append(refs, ref)
 	}
-	wantKind(t, "SubmitJob(missing service)", b.SubmitJob(ctx, uniqueName("ct-missing"), strings.NewReader("{}")), backends.ErrNotFound)
+	_, err := b.SubmitJob(ctx, uniqueName("ct-missing"), strings.NewReader("{}"))
+	wantKind(t, "SubmitJob(missing service)", err, backends.ErrNotFound)
 
 	jobs := listAllJobs(ctx, t, b, name, n)
 	if len(jobs) != n {
 		t.Fatalf("listed %d jobs, want %d: %v", len(jobs), n, jobs)
 	}
+	listed := map[string]bool{}
 	for _, j := range jobs {
 		if j.Name == "" || j.Status == "" {
 			t.Errorf("job %+v has an empty name or status", j)
 		}
+		listed[j.Name] = true
 	}
+	checkJobRefs(t, refs, listed)
 	if _, err := b.JobLog(ctx, name, jobs[0].Name, false); err != nil {
 		t.Errorf("JobLog(%s): %v", jobs[0].Name, err)
 	}
-	_, err := b.JobLog(ctx, name, "no-such-job", false)
+	_, err = b.JobLog(ctx, name, "no-such-job", false)
 	wantKind(t, "JobLog(missing job)", err, backends.ErrNotFound)
+	testJobLogFrom(ctx, t, b, name, jobs[0].Name)
 	_, err = b.ListJobs(ctx, uniqueName("ct-missing"), "")
 	wantKind(t, "ListJobs(missing service)", err, backends.ErrNotFound)
 
@@ -189,6 +197,61 @@ func testJobs(t *testing.T, b backends.Backend) {
 		t.Errorf("after DeleteJobs(all) %d jobs left, want 0", len(left))
 	}
 	wantKind(t, "DeleteJobs(missing service)", b.DeleteJobs(ctx, uniqueName("ct-missing"), true), backends.ErrNotFound)
+}
+
+// checkJobRefs checks what SubmitJob said it started: an exact reference
+// names a listed job, a different one per submission; a guess names a
+// listed job or nothing.
+func checkJobRefs(t *testing.T, refs []backends.JobRef, listed map[string]bool) {
+	t.Helper()
+	seen := map[string]bool{}
+	for i, ref := range refs {
+		switch {
+		case ref.Guess && ref.Name == "":
+		case !ref.Guess && ref.Name == "":
+			t.Errorf("SubmitJob #%d: an exact reference without a job name", i)
+		case !listed[ref.Name]:
+			t.Errorf("SubmitJob #%d: reference %+v names a job the service does not list", i, ref)
+		case !ref.Guess && seen[ref.Name]:
+			t.Errorf("SubmitJob #%d: exact reference %q was already returned for another submission", i, ref.Name)
+		}
+		seen[ref.Name] = true
+	}
+}
+
+// testJobLogFrom reads a job's log from offsets: from 0 it is the whole
+// log, from the middle its tail, from the end nothing; a negative offset
+// is refused.
+func testJobLogFrom(ctx context.Context, t *testing.T, b backends.Backend, service, job string) {
+	t.Helper()
+	whole, err := b.JobLog(ctx, service, job, false)
+	if err != nil {
+		t.Fatalf("JobLog: %v", err)
+	}
+	text, next, err := b.JobLogFrom(ctx, service, job, 0)
+	if err != nil {
+		t.Fatalf("JobLogFrom(0): %v", err)
+	}
+	// A running job's log may have grown between the two reads.
+	if !strings.HasPrefix(text, whole) || next != int64(len(text)) {
+		t.Errorf("JobLogFrom(0) = %q, next %d; want the whole log %q and its length", text, next, whole)
+	}
+	mid := next / 2
+	tail, next2, err := b.JobLogFrom(ctx, service, job, mid)
+	if err != nil {
+		t.Fatalf("JobLogFrom(%d): %v", mid, err)
+	}
+	if !strings.HasPrefix(tail, text[mid:]) || next2 != mid+int64(len(tail)) {
+		t.Errorf("JobLogFrom(%d) = %q, next %d; want %q and %d", mid, tail, next2, text[mid:], next)
+	}
+	rest, end, err := b.JobLogFrom(ctx, service, job, next2+1<<20)
+	if err != nil || rest != "" || end < next2 {
+		t.Errorf("JobLogFrom(past the end) = %q, %d, %v; want nothing and the end", rest, end, err)
+	}
+	_, _, err = b.JobLogFrom(ctx, service, job, -1)
+	wantKind(t, "JobLogFrom(-1)", err, backends.ErrInvalid)
+	_, _, err = b.JobLogFrom(ctx, service, "no-such-job", 0)
+	wantKind(t, "JobLogFrom(missing job)", err, backends.ErrNotFound)
 }
 
 // listAllJobs follows NextPage to the end, waiting (up to 60 s) until at

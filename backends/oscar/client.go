@@ -42,8 +42,8 @@ const (
 	DefaultDialTimeout    = 5 * time.Second
 	DefaultRequestTimeout = 10 * time.Second
 	DefaultRunTimeout     = 5 * time.Minute
-	DefaultLogTimeout     = 30 * time.Second
-	DefaultMutateTimeout  = 60 * time.Second
+	DefaultLogTimeout     = backends.LogTimeout
+	DefaultMutateTimeout  = backends.MutateTimeout
 	PrefetchTimeout       = 400 * time.Second
 	// OverallTimeout caps any single HTTP exchange on the shared http.Client,
 	// longer than every per-request budget above.
@@ -136,9 +136,9 @@ func newTransport(insecure bool, g *netguard.Guard) *http.Transport {
 
 // New returns a client for cfg. It does not contact the cluster.
 func New(cfg Config) (*Client, error) {
-	name := fmt.Sprintf("oscar %q", cfg.Name)
+	name := fmt.Sprintf("OSCAR cluster %q", cfg.Name)
 	if cfg.Name == "" {
-		name = "oscar " + cfg.Endpoint
+		name = "OSCAR cluster at " + cfg.Endpoint
 	}
 	u, err := url.Parse(strings.TrimRight(cfg.Endpoint, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

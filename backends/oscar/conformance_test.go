@@ -119,11 +119,16 @@ func TestEveryOperationConforms(t *testing.T) {
 	if !strings.Contains(string(body), "hi") {
 		t.Errorf("Run output = %q", body)
 	}
-	must(t, "SubmitJob", c.SubmitJob(ctx, "conf", strings.NewReader(`{"Records":[]}`)))
+	ref, err := c.SubmitJob(ctx, "conf", strings.NewReader(`{"Records":[]}`))
+	must(t, "SubmitJob", err)
 	jobs, err := c.ListJobs(ctx, "conf", "")
 	must(t, "ListJobs", err)
 	if len(jobs.Jobs) != 1 {
 		t.Fatalf("ListJobs = %+v, want one job", jobs)
+	}
+	// OSCAR does not say which job /job started: the newest is a guess.
+	if want := (backends.JobRef{Name: jobs.Jobs[0].Name, Guess: true}); ref != want {
+		t.Errorf("SubmitJob = %+v, want %+v", ref, want)
 	}
 	lg, err := c.JobLog(ctx, "conf", jobs.Jobs[0].Name, true)
 	must(t, "JobLog", err)
@@ -223,7 +228,7 @@ func TestErrorsKeepOSCARText(t *testing.T) {
 	if !errors.Is(err, backends.ErrNotFound) || !strings.Contains(backends.MessageOf(err), "does not exist") {
 		t.Errorf("GetService(nope) = %v, want not found with OSCAR's text", err)
 	}
-	if !strings.Contains(err.Error(), `oscar "fake"`) || !strings.Contains(err.Error(), `get service "nope"`) {
+	if !strings.Contains(err.Error(), `OSCAR cluster "fake"`) || !strings.Contains(err.Error(), `get service "nope"`) {
 		t.Errorf("error %q should name the cluster and the operation", err)
 	}
 	err = c.CreateService(ctx, &backends.Service{Name: "x", Script: "s"})
@@ -280,7 +285,8 @@ func TestVersionGates(t *testing.T) {
 				t.Errorf("%s on v3.5.0 = %v, want unsupported", name, err)
 			}
 		}
-		must(t, "SubmitJob", c.SubmitJob(ctx, "old", strings.NewReader("{}")))
+		_, err = c.SubmitJob(ctx, "old", strings.NewReader("{}"))
+		must(t, "SubmitJob", err)
 		jobs, err := c.ListJobs(ctx, "old", "")
 		must(t, "ListJobs (bare map)", err)
 		if len(jobs.Jobs) != 1 || jobs.NextPage != "" {
@@ -328,7 +334,7 @@ func TestDownClusterFailsFast(t *testing.T) {
 	if !errors.Is(err, backends.ErrUnavailable) || time.Since(start) > 10*time.Second {
 		t.Errorf("refused: err %v after %s, want unavailable quickly", err, time.Since(start))
 	}
-	if !strings.Contains(err.Error(), `oscar "down"`) {
+	if !strings.Contains(err.Error(), `OSCAR cluster "down"`) {
 		t.Errorf("error %q does not name the cluster", err)
 	}
 

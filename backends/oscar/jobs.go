@@ -41,25 +41,61 @@ func (c *Client) Run(ctx context.Context, service string, input io.Reader) (io.R
 	return &cancelBody{ReadCloser: resp.Body, cancel: cancel}, nil
 }
 
-// SubmitJob implements backends.Invoker: POST /job/{service} (201, empty
-// body). It is never retried.
-func (c *Client) SubmitJob(ctx context.Context, service string, event io.Reader) error {
+// jobNameHeader is how the local cluster names the job a POST /job
+// started (an addition to the OSCAR API, whose /job answers 201 with an
+// empty body).
+const jobNameHeader = "X-Fdlstudio-Job-Name"
+
+// SubmitJob implements backends.Invoker: POST /job/{service}. It is never
+// retried. OSCAR answers 201 with an empty body, so unless the server
+// names the job (the local cluster does), the newest job created since
+// the submission is looked for and the reference marked as a guess.
+func (c *Client) SubmitJob(ctx context.Context, service string, event io.Reader) (backends.JobRef, error) {
 	op := fmt.Sprintf("submit job to service %q", service)
 	if err := c.checkName(op, "service name", service); err != nil {
-		return err
+		return backends.JobRef{}, err
 	}
 	bearer, err := c.invokeToken(ctx, service)
 	if err != nil {
-		return err
+		return backends.JobRef{}, err
 	}
+	submitted := time.Now().Add(-2 * time.Second) // tolerate clock skew
 	resp, cancel, err := c.do(ctx, request{op: op, method: http.MethodPost, path: "/job/" + escape(service),
 		body: event, contentType: "application/json", bearer: bearer})
 	if err != nil {
-		return err
+		return backends.JobRef{}, err
 	}
-	defer cancel()
+	name := resp.Header.Get(jobNameHeader)
 	resp.Body.Close()
-	return nil
+	cancel()
+	if name != "" {
+		return backends.JobRef{Name: name}, nil
+	}
+	return backends.JobRef{Name: c.newestJobSince(ctx, service, submitted), Guess: true}, nil
+}
+
+// newestJobSince polls briefly (about 1.5 s) for the newest job of service
+// created after t; "" if none shows up.
+func (c *Client) newestJobSince(ctx context.Context, service string, t time.Time) string {
+	for range 5 {
+		if list, err := c.ListJobs(ctx, service, ""); err == nil {
+			var best backends.Job
+			for _, j := range list.Jobs {
+				if j.CreationTime.After(t) && j.CreationTime.After(best.CreationTime) {
+					best = j
+				}
+			}
+			if best.Name != "" {
+				return best.Name
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return ""
 }
 
 // invokeToken returns the bearer for /job and /run: the user's OIDC token,
@@ -173,6 +209,24 @@ func (c *Client) JobLog(ctx context.Context, service, job string, timestamps boo
 	q := url.Values{}
 	boolQuery(q, "timestamps", timestamps)
 	return c.readText(ctx, request{op: op, method: http.MethodGet, path: "/system/logs/" + escape(service) + "/" + escape(job), query: q, timeout: DefaultLogTimeout})
+}
+
+// JobLogFrom implements backends.Jobs. OSCAR returns whole logs, so the
+// whole log is read and sliced at offset.
+func (c *Client) JobLogFrom(ctx context.Context, service, job string, offset int64) (string, int64, error) {
+	if offset < 0 {
+		return "", 0, c.err(fmt.Sprintf("read log of job %q of service %q", job, service), backends.KindInvalid,
+			fmt.Sprintf("log offset %d is negative", offset), nil)
+	}
+	text, err := c.JobLog(ctx, service, job, false)
+	if err != nil {
+		return "", 0, err
+	}
+	end := int64(len(text))
+	if offset >= end {
+		return "", end, nil
+	}
+	return text[offset:], end, nil
 }
 
 // DeleteJob implements backends.Jobs.

@@ -23,6 +23,10 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/netguard"
+	"github.com/fdlstudio/fdlstudio/backends/oscar"
 )
 
 // Options configures a fake OSCAR server.
@@ -921,4 +925,14 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Registry returns a backend registry whose OSCAR and local kinds are the
+// real OSCAR client (backends/oscar), for tests of code that reaches
+// clusters through a registry and points it at a Server. g, when not nil,
+// guards the connections to untrusted clusters.
+func Registry(g *netguard.Guard) *backends.Registry {
+	r := backends.NewRegistry()
+	oscar.Register(r, oscar.Options{Guard: g})
+	return r
 }
