@@ -312,15 +312,14 @@ func (h *Handler) ownCluster(c echo.Context, u *auth.User) (store.Cluster, error
 
 // readClusterForm reads and checks the form; the map holds a message per
 // field that is wrong.
-func (h *Handler) readClusterForm(c echo.Context) (templates.ClusterForm, map[string]string) {
-	f := templates.ClusterForm{
+func (h *Handler) readClusterForm(c echo.Context) (clusterForm, map[string]string) {
+	f := clusterForm{ClusterForm: templates.ClusterForm{
 		Name:     strings.TrimSpace(c.FormValue("name")),
 		Endpoint: strings.TrimSpace(c.FormValue("endpoint")),
 		AuthKind: c.FormValue("auth_kind"),
 		Username: strings.TrimSpace(c.FormValue("username")),
-		Password: c.FormValue("password"),
 		Insecure: c.FormValue("insecure_tls") == "on",
-	}
+	}, Password: c.FormValue("password")}
 	errs := map[string]string{}
 	switch {
 	case f.Name == "":
@@ -358,14 +357,19 @@ func (h *Handler) readClusterForm(c echo.Context) (templates.ClusterForm, map[st
 	return f, errs
 }
 
-func (f formCluster) toStore(ownerID int64) store.Cluster {
+// clusterForm is the add/edit form as posted: what the page shows again,
+// and the password, which never goes back to the browser.
+type clusterForm struct {
+	templates.ClusterForm
+	Password string
+}
+
+func (f clusterForm) toStore(ownerID int64) store.Cluster {
 	return store.Cluster{
 		OwnerID: ownerID, Name: f.Name, Endpoint: f.Endpoint, AuthKind: f.AuthKind,
 		Username: f.Username, Password: f.Password, InsecureTLS: f.Insecure,
 	}
 }
-
-type formCluster templates.ClusterForm
 
 // CreateCluster handles "POST /clusters".
 func (h *Handler) CreateCluster(c echo.Context) error {
@@ -377,9 +381,9 @@ func (h *Handler) CreateCluster(c echo.Context) error {
 	if f.AuthKind == store.AuthBasic && f.Password == "" {
 		errs["password"] = "Give the password for this user."
 	}
-	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Add a cluster", "/clusters"), Form: f, Errors: errs, TokenAuth: h.accessToken != nil}
+	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Add a cluster", "/clusters"), Form: f.ClusterForm, Errors: errs, TokenAuth: h.accessToken != nil}
 	return saveClusterForm(c, props, func() error {
-		_, err := h.clusters.Create(c.Request().Context(), formCluster(f).toStore(u.ID))
+		_, err := h.clusters.Create(c.Request().Context(), f.toStore(u.ID))
 		return err
 	})
 }
@@ -388,7 +392,6 @@ func (h *Handler) CreateCluster(c echo.Context) error {
 // when a field is wrong or the name is taken, else save and go to the
 // cluster's page. The password is never sent back to the browser.
 func saveClusterForm(c echo.Context, props templates.ClusterFormProps, save func() error) error {
-	props.Form.Password = ""
 	if len(props.Errors) == 0 {
 		err := save()
 		if err == nil {
@@ -421,10 +424,10 @@ func (h *Handler) UpdateCluster(c echo.Context) error {
 		// The stored password only goes where it went before.
 		errs["password"] = "The endpoint or its TLS check changed: give the password again."
 	}
-	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Edit "+old.Name, "/clusters"), Editing: old.Name, Form: f, Errors: errs, TokenAuth: h.accessToken != nil}
+	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Edit "+old.Name, "/clusters"), Editing: old.Name, Form: f.ClusterForm, Errors: errs, TokenAuth: h.accessToken != nil}
 	props.Form.HasPassword = old.Password != ""
 	return saveClusterForm(c, props, func() error {
-		return h.clusters.Update(c.Request().Context(), old.Name, formCluster(f).toStore(u.ID))
+		return h.clusters.Update(c.Request().Context(), old.Name, f.toStore(u.ID))
 	})
 }
 
@@ -464,7 +467,7 @@ func (h *Handler) TestCluster(c echo.Context) error {
 			}
 		}
 	} else {
-		cl := formCluster(f).toStore(u.ID)
+		cl := f.toStore(u.ID)
 		if editing := c.FormValue("editing"); editing != "" && cl.Password == "" {
 			// The stored password is only sent where it went before.
 			if old, err := h.clusters.Get(c.Request().Context(), u.ID, editing); err == nil &&
@@ -477,9 +480,8 @@ func (h *Handler) TestCluster(c echo.Context) error {
 	if c.Request().Header.Get("HX-Request") == "true" {
 		return Render(c, http.StatusOK, templates.ClusterHealth(result))
 	}
-	f.Password = ""
 	return Render(c, http.StatusOK, templates.ClusterFormPage(templates.ClusterFormProps{
-		Chrome: h.Chrome(c, "Add a cluster", "/clusters"), Form: f, Editing: c.FormValue("editing"),
+		Chrome: h.Chrome(c, "Add a cluster", "/clusters"), Form: f.ClusterForm, Editing: c.FormValue("editing"),
 		TokenAuth: h.accessToken != nil, TestResult: &result,
 	}))
 }

@@ -262,10 +262,13 @@ func (h *Handler) ShowService(c echo.Context) error {
 				p.DeploymentError = h.describe(err)
 				return
 			}
-			p.Deployment = st
+			d := &templates.DeploymentView{State: st.State, Reason: st.Reason, ActiveInstances: st.ActiveInstances}
 			if logs, err := b.DeploymentLogs(ctx, svc.Name, 100, true); err == nil {
-				p.DeploymentLogs = logs
+				for _, e := range logs.Entries {
+					d.LogLines = append(d.LogLines, e.Timestamp+" "+e.Message)
+				}
 			}
+			p.Deployment = d
 		}()
 	}
 	wg.Wait()
