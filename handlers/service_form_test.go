@@ -22,7 +22,6 @@ import (
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/backends/deploy"
-	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/backends/oscar/oscartest"
 	"github.com/fdlstudio/fdlstudio/handlers/serviceform"
 	"github.com/fdlstudio/fdlstudio/store"
@@ -45,7 +44,7 @@ type formEnv struct {
 	t       *testing.T
 	e       *echo.Echo
 	cluster *oscartest.Server
-	client  *oscar.Client
+	client  backends.Backend
 }
 
 func newFormEnv(t *testing.T) *formEnv {
@@ -85,7 +84,7 @@ func newFormEnv(t *testing.T) *formEnv {
 	e.POST("/services/:cluster/:name", h.UpdateService)
 	e.GET("/services/:cluster/:name", h.ShowService)
 	e.GET("/services/:cluster/:name/fdl", h.DownloadServiceFDL)
-	client, err := oscar.New(oscar.Config{Name: "local", Endpoint: cl.URL, Username: "oscar", Password: "oscar-pass"})
+	client, err := oscartest.Registry(nil).Backend(t.Context(), store.Cluster{Name: "local", Endpoint: cl.URL, AuthKind: store.AuthBasic, Username: "oscar", Password: "oscar-pass"}, backends.Acting{})
 	if err != nil {
 		t.Fatal(err)
 	}
