@@ -216,7 +216,7 @@ func (s *Server) buildEcho() {
 	//    The no-JavaScript upload form sends its token as the first
 	//    multipart field, which MultipartCSRF peeks without parsing the
 	//    body (which streams to the cluster).
-	e.Use(handlers.MultipartCSRF)
+	e.Use(auth.MultipartCSRF(handlers.IsFileUpload))
 	e.Use(s.auth.CSRF)
 
 	for _, r := range append(s.routes(s.handlers), s.extra...) {
