@@ -8,6 +8,13 @@
 // docs list the kinds a caller should expect. Any method may also return
 // KindUnavailable (backend down, timed out or failing) and KindUnauthorized /
 // KindForbidden (credentials rejected), so those are not repeated per method.
+//
+// A Registry turns a cluster record (store.Cluster) into the Backend of its
+// kind; each kind registers a factory (backends/oscar serves OSCAR and the
+// local cluster). Features only some backends have are optional
+// interfaces (FileRunner, Rerunner, ClusterDetails) that a consumer
+// detects with a type assertion, answering Unsupported otherwise.
+// HTTPStatus is the one table from error kind to HTTP status.
 package backends
 
 import (
