@@ -12,7 +12,7 @@ BIN               := $(CURDIR)/bin
 # Tests and the server find the S3 server (versitygw) here.
 export FDLSTUDIO_VERSITYGW := $(BIN)/versitygw
 
-.PHONY: all build run test generate check-generated lint bench screenshots clean bin/versitygw
+.PHONY: all build run test generate check-generated check-tidy lint bench screenshots clean bin/versitygw
 
 all: build
 
@@ -44,6 +44,10 @@ generate:
 check-generated: generate
 	@git diff --exit-code -- '*_templ.go' || { echo "templ output is stale: run 'make generate' and commit"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard -- '*_templ.go')" || { echo "uncommitted *_templ.go files"; exit 1; }
+
+## check-tidy: fail when `go mod tidy` would change go.mod or go.sum
+check-tidy:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit"; exit 1; }
 
 ## lint: formatting, vet, templ formatting and staticcheck
 lint:

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/fdlstudio/fdlstudio/backends"
-	"go.yaml.in/yaml/v3"
+	"gopkg.in/yaml.v3"
 )
 
 // AuthKind is how FDL Studio will authenticate to a cluster.
