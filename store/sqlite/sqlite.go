@@ -33,15 +33,24 @@ const busyTimeout = 5 * time.Second
 
 // DB is the SQLite store.
 type DB struct {
-	db   *sql.DB
-	lock *os.File // flock on <path>.lock, held while the store is open
-	path string
+	db     *sql.DB
+	lock   *os.File // flock on <path>.lock, held while the store is open
+	path   string
+	sealer *store.Sealer
 }
+
+// Option changes how Open opens the store.
+type Option func(*DB)
+
+// WithSealer gives Open the server's sealer, which migrations that
+// re-seal stored secrets need (0004 does, when clusters are stored).
+// Without it such a migration fails, saying so, and nothing changes.
+func WithSealer(s *store.Sealer) Option { return func(db *DB) { db.sealer = s } }
 
 // Open opens (creating when needed) the database at path, takes an
 // exclusive lock so that no second FDL Studio process uses the same file,
 // and applies pending migrations. On any failure nothing stays open.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: creating %s: %w", filepath.Dir(path), err)
 	}
@@ -65,6 +74,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
 	s := &DB{db: db, lock: lock, path: path}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -130,6 +142,12 @@ func (s *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// goSteps finish, in Go and in the same transaction, the migrations SQL
+// cannot do alone (re-sealing secrets needs the key).
+var goSteps = map[int]func(context.Context, *sql.Tx, *store.Sealer) error{
+	4: resealClusterCredentials,
+}
+
 type migration struct {
 	version int
 	name    string
@@ -166,6 +184,11 @@ func (s *DB) apply(ctx context.Context, m migration) error {
 	defer tx.Rollback() // no-op after Commit
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
+	}
+	if step := goSteps[m.version]; step != nil {
+		if err := step(ctx, tx, s.sealer); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 		m.version, m.name, time.Now().Unix()); err != nil {
