@@ -25,6 +25,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/fdlstudio/fdlstudio/app"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -397,7 +398,7 @@ func benchApp(b *testing.B) (appURL, dataDir string) {
 	cfg.DataDir = b.TempDir()
 	cfg.LocalCluster = "on"
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := web.Open(ctx, cfg, slog.New(slog.DiscardHandler))
+	srv, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		cancel()
 		b.Fatalf("starting FDL Studio: %v", err)

@@ -1,6 +1,6 @@
 // Package e2e drives the real FDL Studio program in headless Chromium.
 //
-// Each test boots the server in-process (web.Open + Serve on 127.0.0.1:0
+// Each test boots the server in-process (app.Open + Serve on 127.0.0.1:0
 // with a temporary data directory), opens a tab in the package's one
 // Chromium, and saves a screenshot of every page it visits under
 // e2e/artifacts/. The browser is Debian's /usr/bin/chromium (or
@@ -27,6 +27,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/fdlstudio/fdlstudio/app"
 	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/web"
 )
@@ -132,7 +133,7 @@ func startApp(t *testing.T, mutate func(*web.Config), opts ...web.Option) *App {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := web.Open(ctx, cfg, log, opts...)
+	srv, err := app.Open(ctx, cfg, log, app.WithWeb(opts...))
 	if err != nil {
 		cancel()
 		t.Fatalf("starting FDL Studio: %v", err)

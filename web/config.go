@@ -11,11 +11,17 @@ import (
 	"github.com/fdlstudio/fdlstudio/auth"
 )
 
-// Config is everything the server needs, built by cmd/fdlstudio from
-// flags, environment and the config file, or directly by tests.
+// Config is every setting of FDL Studio, built by cmd/fdlstudio from
+// flags, environment and the config file, or directly by tests; the
+// composition root (package app) and the HTTP layer read it.
 type Config struct {
 	// Addr is the host:port to listen on.
 	Addr string
+	// MetricsAddr, when set, is a second host:port that serves /metrics,
+	// /readyz with details and /healthz for the operator's monitoring;
+	// the main address then serves no /metrics. Empty: /metrics and the
+	// /readyz details are served on Addr to administrators only.
+	MetricsAddr string
 	// DataDir holds the database, the secret key and local-cluster data.
 	DataDir string
 	// PublicURL is the URL users reach the server at (behind a proxy it
@@ -35,7 +41,7 @@ type Config struct {
 	// finish after SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration
 	// LocalCluster runs the embedded local cluster: "auto" (in local
-	// single-user mode only), "on" or "off". See web/local.go.
+	// single-user mode only), "on" or "off". See app/clusters.go.
 	LocalCluster string
 	// Clusters are OSCAR clusters the operator shares with every user.
 	Clusters []ClusterConfig
@@ -44,7 +50,7 @@ type Config struct {
 	ClusterHosts []string
 	// AllowPrivateEndpoints are networks (CIDRs or addresses) that
 	// clusters users register, the MinIO those report and OSCAR logins
-	// may reach although private; see web/guard.go.
+	// may reach although private; see app/guard.go.
 	AllowPrivateEndpoints []string
 	// Admins are the administrators, by e-mail or OIDC subject. With a
 	// login method, only they may use the embedded local cluster.
@@ -152,4 +158,22 @@ func (c Config) OIDC() (*auth.OIDCConfig, error) {
 		}
 	}
 	return o, nil
+}
+
+// LocalClusterName is the name under which the embedded local cluster
+// appears in every user's cluster list.
+const LocalClusterName = "local"
+
+// ClusterConfig is an OSCAR cluster the operator configures for every
+// user (the config file's "clusters" list). Without a username, each user
+// reaches it with their own OIDC access token (as EGI's clusters accept);
+// with a username and password (an OSCAR account, often the cluster's
+// admin), only FDL Studio's administrators may use it, since whoever uses
+// it acts as that account. Credentials stay on the server.
+type ClusterConfig struct {
+	Name        string
+	Endpoint    string
+	Username    string
+	Password    string
+	InsecureTLS bool
 }

@@ -1,14 +1,20 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// checkTimeout bounds each readiness or cluster health check.
+const checkTimeout = 3 * time.Second
 
 // Metrics are the Prometheus series the server exports on /metrics. They
 // live in a registry of their own (no global state), so two servers in
@@ -23,7 +29,7 @@ type Metrics struct {
 	WebSockets prometheus.Gauge
 }
 
-func newMetrics() *Metrics {
+func newMetrics(clusters []ReadinessCheck) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -42,6 +48,7 @@ func newMetrics() *Metrics {
 	}
 	m.Registry.MustRegister(
 		m.requests, m.duration, m.WebSockets,
+		clusterHealth(clusters),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -73,4 +80,36 @@ func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		return err
 	}
+}
+
+// handler serves the registry in the Prometheus text format.
+func (m *Metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+var clusterUpDesc = prometheus.NewDesc("fdlstudio_cluster_up",
+	"Whether a shared cluster answered its health check at scrape time (1) or not (0).",
+	[]string{"cluster"}, nil)
+
+// clusterHealth asks every shared cluster for its health when /metrics
+// is scraped, all at once, each within checkTimeout, and reports one
+// fdlstudio_cluster_up gauge per cluster.
+type clusterHealth []ReadinessCheck
+
+func (c clusterHealth) Describe(ch chan<- *prometheus.Desc) { ch <- clusterUpDesc }
+
+func (c clusterHealth) Collect(ch chan<- prometheus.Metric) {
+	var wg sync.WaitGroup
+	for _, rc := range c {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+			defer cancel()
+			up := 0.0
+			if rc.Check(ctx) == nil {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(clusterUpDesc, prometheus.GaugeValue, up, rc.Name)
+		})
+	}
+	wg.Wait()
 }

@@ -8,15 +8,11 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fdlstudio/fdlstudio/auth"
-	"github.com/fdlstudio/fdlstudio/backends"
-	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/handlers"
 )
 
@@ -103,7 +99,7 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		// Operations.
 		{http.MethodGet, "/healthz", s.serveHealth},
 		{http.MethodGet, "/readyz", s.serveReady},
-		{http.MethodGet, "/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))},
+		{http.MethodGet, "/metrics", s.serveMetrics},
 	}
 }
 
@@ -123,22 +119,11 @@ func (s *Server) buildEcho() {
 			served[r.path] = true
 		}
 	}
-	// The kinds of cluster this build reaches: OSCAR, and the local
-	// cluster through its OSCAR API.
-	registry := backends.NewRegistry()
-	oscar.Register(registry, oscar.Options{Guard: s.guard})
-	s.handlers = handlers.New(handlers.Deps{
-		Log:            s.log,
-		Served:         func(p string) bool { return served[p] },
-		Clusters:       s.db.Clusters(s.sealer),
-		Backends:       registry,
-		SharedClusters: s.sharedClusters,
-		AccessToken:    s.oidcAccessToken(),
-		IsAdmin:        s.isAdmin,
-		AllowedHosts:   s.cfg.ClusterHosts,
-		SessionCluster: s.sessionCluster,
-	})
-	s.login = handlers.NewLogin(s.handlers, s.auth)
+	hd := s.deps.Handlers
+	hd.Log = s.log
+	hd.Served = func(p string) bool { return served[p] }
+	s.handlers = handlers.New(hd)
+	s.login = handlers.NewLogin(s.handlers, s.deps.Auth)
 
 	// Middleware, outermost first. Each step sees the request after the
 	// ones above it and the response before them.
@@ -186,7 +171,7 @@ func (s *Server) buildEcho() {
 	//    In local single-user mode, only requests addressed to this
 	//    machine by name (localhost, 127.0.0.1, [::1]) are answered: a
 	//    rebound DNS name must not reach the one user's session.
-	if s.localUser != nil {
+	if s.deps.LocalUser != nil {
 		e.Use(localHostOnly)
 	}
 	// 7. Gzip: compress text responses; WebSocket upgrades and file
@@ -209,7 +194,7 @@ func (s *Server) buildEcho() {
 	//    one, anything but /auth/, assets and operations goes to the login
 	//    page, and so does a handler's auth.ErrLoginRequired (a token that
 	//    could not be refreshed), with next= back to the page.
-	e.Use(s.auth.Middleware)
+	e.Use(s.deps.Auth.Middleware)
 	// 10. CSRF: every POST/PUT/PATCH/DELETE carries the session's token
 	//    (form field csrf_token or header X-CSRF-Token, which htmx sends
 	//    from <body hx-headers>), or is refused with 403.
@@ -217,7 +202,7 @@ func (s *Server) buildEcho() {
 	//    multipart field, which MultipartCSRF peeks without parsing the
 	//    body (which streams to the cluster).
 	e.Use(auth.MultipartCSRF(handlers.IsFileUpload))
-	e.Use(s.auth.CSRF)
+	e.Use(s.deps.Auth.CSRF)
 
 	for _, r := range append(s.routes(s.handlers), s.extra...) {
 		e.Add(r.method, r.path, r.h)
@@ -262,18 +247,25 @@ func (s *Server) serveHealth(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// serveReady handles "GET /readyz": every dependency answers, each within
-// a bounded time. The body says which failed and why.
+// serveReady handles "GET /readyz": whether this instance can serve,
+// each dependency asked within a bounded time. The public answer is the
+// status and {"ready": bool}; which check failed and why is for
+// administrators and the operations listener (--metrics-addr), since
+// errors can name internal addresses.
 func (s *Server) serveReady(c echo.Context) error {
+	return s.answerReady(c, s.isAdmin(c))
+}
+
+func (s *Server) answerReady(c echo.Context, details bool) error {
 	type result struct {
 		Name  string `json:"name"`
 		OK    bool   `json:"ok"`
 		Error string `json:"error,omitempty"`
 	}
 	status := http.StatusOK
-	results := make([]result, 0, len(s.ready))
-	for _, rc := range s.ready {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	results := make([]result, 0, len(s.deps.Ready))
+	for _, rc := range s.deps.Ready {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), checkTimeout)
 		err := rc.Check(ctx)
 		cancel()
 		r := result{Name: rc.Name, OK: err == nil}
@@ -283,7 +275,43 @@ func (s *Server) serveReady(c echo.Context) error {
 		}
 		results = append(results, r)
 	}
-	return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": results})
+	body := map[string]any{"ready": status == http.StatusOK}
+	if details {
+		body["checks"] = results
+	}
+	return c.JSON(status, body)
+}
+
+// serveMetrics handles "GET /metrics" on the main listener: only for
+// administrators, and not at all when the operator gave the operations
+// listener its own address (--metrics-addr), where Prometheus scrapes it.
+func (s *Server) serveMetrics(c echo.Context) error {
+	if s.cfg.MetricsAddr != "" {
+		return echo.ErrNotFound
+	}
+	if !s.isAdmin(c) {
+		return echo.NewHTTPError(http.StatusForbidden, "metrics are for administrators; an operator can serve them on their own address with --metrics-addr")
+	}
+	s.metrics.handler().ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+// isAdmin reports whether the request's user is an administrator.
+func (s *Server) isAdmin(c echo.Context) bool {
+	u, ok := auth.UserFrom(c.Request().Context())
+	return ok && s.deps.Handlers.IsAdmin != nil && s.deps.Handlers.IsAdmin(u)
+}
+
+// opsHandler serves the operations listener (--metrics-addr): /metrics,
+// /readyz with details and /healthz, for the operator's monitoring, with
+// no login and no pages.
+func (s *Server) opsHandler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	e.GET("/readyz", func(c echo.Context) error { return s.answerReady(c, true) })
+	e.GET("/healthz", s.serveHealth)
+	return e
 }
 
 // loggedURI is the request URI as the log shows it: the login callback's

@@ -1,72 +1,80 @@
-// Package web is the HTTP face of FDL Studio: the Echo instance, the one
-// route table, the middleware chain, the error handler and asset serving.
-// Open builds everything from a Config; Serve runs until its context ends
-// and then shuts down gracefully.
+// Package web is the HTTP layer of FDL Studio: the Echo instance, the one
+// route table, the middleware chain, the error handler, asset serving,
+// readiness and metrics. It is given everything else (store, auth
+// manager, clusters) by the composition root, package app: New builds the
+// routes and binds the listener; Serve runs until its context ends and
+// then shuts down gracefully.
 package web
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/fdlstudio/fdlstudio/auth"
-	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/handlers"
-	"github.com/fdlstudio/fdlstudio/store"
-	"github.com/fdlstudio/fdlstudio/store/sqlite"
 )
 
-// Server is a running FDL Studio: its listener, its store and its routes.
+// Deps are what the composition root (package app) gives the HTTP layer.
+type Deps struct {
+	// Handlers are the page handlers' dependencies (store, clusters,
+	// policy, and the backend registry when it lands); New fills in Log
+	// and Served.
+	Handlers handlers.Deps
+	// Auth logs users in and keeps their sessions.
+	Auth *auth.Manager
+	// LocalUser is the one user of local single-user mode, nil when a
+	// login method is configured.
+	LocalUser *auth.User
+	// Ready are what /readyz asks: whether this instance can serve (the
+	// store, the embedded local cluster). A remote cluster does not
+	// belong here: one being down must not take every replica out of a
+	// load balancer.
+	Ready []ReadinessCheck
+	// ClusterHealth are the shared remote clusters' health checks,
+	// exported on /metrics as fdlstudio_cluster_up.
+	ClusterHealth []ReadinessCheck
+}
+
+// Server is the HTTP face of a running FDL Studio: its listeners and
+// routes.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
+	deps     Deps
 	echo     *echo.Echo
 	http     *http.Server
 	listener net.Listener
 	metrics  *Metrics
 	handlers *handlers.Handler
+	login    *handlers.Login
 
-	db     *sqlite.DB
-	sealer *store.Sealer
-	// localUser is the one user of local single-user mode, nil when a
-	// login method is configured.
-	localUser *auth.User
-	// auth logs users in and keeps their sessions; login serves its pages.
-	auth  *auth.Manager
-	login *handlers.Login
-
-	// sharedClusters are the clusters everyone sees: the operator's and
-	// the embedded local cluster.
-	sharedClusters []store.Cluster
-	// guard checks connections to endpoints users chose; nil in local
-	// single-user mode (web/guard.go).
-	guard *netguard.Guard
+	// opsHTTP serves /metrics and /readyz with details on
+	// cfg.MetricsAddr, when that is set.
+	opsHTTP     *http.Server
+	opsListener net.Listener
 
 	// closers are released in reverse order by Close.
 	closers []func() error
 	// extra are routes added by Option, outside the main table.
 	extra []route
-	ready []ReadinessCheck
 }
 
-// ReadinessCheck is one dependency that /readyz asks.
+// ReadinessCheck is one dependency that /readyz (or the cluster health
+// gauge) asks.
 type ReadinessCheck struct {
 	Name  string
 	Check func(context.Context) error
 }
 
-// Option changes how Open builds the server.
+// Option changes how New builds the server.
 type Option func(*Server)
 
 // WithRoute adds a route outside the main table. Tests use it to exercise
@@ -75,11 +83,13 @@ func WithRoute(method, path string, h echo.HandlerFunc) Option {
 	return func(s *Server) { s.extra = append(s.extra, route{method, path, h}) }
 }
 
-// Open checks the configuration, prepares the data directory, opens the
-// store and binds the listener, so that every start-up failure surfaces
-// here, before anything is served. On failure nothing stays open.
-func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *Server, err error) {
-	s := &Server{cfg: cfg, log: log, metrics: newMetrics()}
+// New builds the routes and middleware around deps and binds the
+// listeners (cfg.Addr and, when set, cfg.MetricsAddr), so that a port in
+// use surfaces here, before anything is served. On failure nothing stays
+// open. CheckListenAddr should have been asked before anything else was
+// opened.
+func New(ctx context.Context, cfg Config, deps Deps, log *slog.Logger, opts ...Option) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log, deps: deps, metrics: newMetrics(deps.ClusterHealth)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -88,126 +98,71 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 			s.Close()
 		}
 	}()
-
-	if err := checkListenAddr(cfg); err != nil {
+	if err := CheckListenAddr(cfg); err != nil {
 		return nil, err
 	}
-	if err := s.setupDialGuard(); err != nil {
-		return nil, err
-	}
-	if err := prepareDataDir(cfg.DataDir); err != nil {
-		return nil, err
-	}
-	keyFile := cfg.SecretKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(cfg.DataDir, "secret.key")
-	}
-	key, err := store.LoadOrCreateKey(keyFile)
-	if err != nil {
-		return nil, err
-	}
-	if s.sealer, err = store.NewSealer(key); err != nil {
-		return nil, err
-	}
-
-	s.db, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "fdlstudio.db"))
-	if err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, s.db.Close)
-	s.ready = append(s.ready, ReadinessCheck{Name: "store", Check: s.db.Ping})
-
-	if !cfg.AuthConfigured() {
-		// Local single-user mode: everyone who reaches the (loopback)
-		// port is this one user.
-		u, err := s.db.UpsertUser(ctx, "local", "local", "Local user", "")
-		if err != nil {
-			return nil, err
-		}
-		s.localUser = &auth.User{ID: u.ID, Issuer: u.Issuer, Subject: u.Subject, Name: u.Name, Mode: auth.ModeLocal}
-	}
-
-	// Authentication: OpenID Connect discovery happens here, so a wrong
-	// or unreachable issuer stops the start with its name and the cause.
-	oidcCfg, err := cfg.OIDC()
-	if err != nil {
-		return nil, err
-	}
-	s.auth, err = auth.New(ctx, auth.Config{
-		OIDC: oidcCfg, OSCARLogin: cfg.OSCARLogin, OSCARHosts: cfg.OSCARLoginHosts, OSCARGuard: s.guard,
-		PublicURL: cfg.PublicURL, Key: key, IdleTimeout: cfg.SessionIdleTimeout, MaxAge: cfg.SessionMaxAge,
-		LocalUser: s.localUser, Log: log,
-	}, s.db, s.sealer)
-	if err != nil {
-		return nil, err
-	}
-
-	if err := s.addSharedClusters(); err != nil {
-		return nil, err
-	}
-	runLocal, err := localClusterEnabled(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if runLocal {
-		if err := s.startLocalCluster(ctx); err != nil {
-			return nil, err
-		}
-	}
-
 	s.buildEcho()
 
-	s.listener, err = net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s (--addr): %w", cfg.Addr, err)
+	if s.listener, err = listen(cfg.Addr, "--addr"); err != nil {
+		return nil, err
 	}
-	s.closers = append(s.closers, func() error {
-		err := s.listener.Close()
-		if errors.Is(err, net.ErrClosed) {
-			return nil
+	s.closers = append(s.closers, closeListener(s.listener))
+	s.http = s.newHTTPServer(ctx, s.echo)
+
+	if cfg.MetricsAddr != "" {
+		if s.opsListener, err = listen(cfg.MetricsAddr, "--metrics-addr"); err != nil {
+			return nil, err
 		}
-		return err
-	})
-	s.http = &http.Server{
-		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		s.closers = append(s.closers, closeListener(s.opsListener))
+		s.opsHTTP = s.newHTTPServer(ctx, s.opsHandler())
 	}
 	return s, nil
 }
 
-// sessionCluster is the OSCAR cluster the request's user logged in to
-// with the OSCAR basic login, so it shows among their clusters as on the
-// OSCAR dashboard; none for other sessions.
-func (s *Server) sessionCluster(ctx context.Context) (store.Cluster, bool) {
-	cred, ok, err := s.auth.OSCARCredentials(ctx)
-	if err != nil || !ok {
-		return store.Cluster{}, false
+func listen(addr, setting string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s (%s): %w", addr, setting, err)
 	}
-	name := cred.Endpoint
-	if u, err := url.Parse(cred.Endpoint); err == nil && u.Hostname() != "" {
-		name = u.Hostname()
-	}
-	return store.Cluster{
-		Name: name, Endpoint: cred.Endpoint, AuthKind: store.AuthBasic,
-		Username: cred.Username, Password: cred.Password, Shared: true,
-	}, true
+	return l, nil
 }
 
-// oidcAccessToken is how handlers get the request's user's OIDC access
-// token (refreshed when needed); nil when no OIDC provider is configured.
-func (s *Server) oidcAccessToken() func(context.Context) (string, error) {
-	if _, ok := s.auth.OIDCEnabled(); !ok {
-		return nil
+func closeListener(l net.Listener) func() error {
+	return func() error {
+		err := l.Close()
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		return err
 	}
-	return s.auth.AccessToken
 }
+
+func (s *Server) newHTTPServer(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+}
+
+// Handler is the main listener's handler (every route and middleware),
+// for tests that serve requests without a socket.
+func (s *Server) Handler() http.Handler { return s.echo }
 
 // URL is the base URL the server answers on (http://127.0.0.1:PORT).
 func (s *Server) URL() string {
 	return "http://" + s.listener.Addr().String()
+}
+
+// MetricsURL is the base URL of the operations listener (--metrics-addr),
+// "" when there is none.
+func (s *Server) MetricsURL() string {
+	if s.opsListener == nil {
+		return ""
+	}
+	return "http://" + s.opsListener.Addr().String()
 }
 
 // Metrics gives access to the server's Prometheus series.
@@ -215,10 +170,18 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Serve answers requests until ctx is cancelled, then stops accepting
 // connections, lets in-flight requests finish within ShutdownTimeout and
-// releases everything Open acquired.
+// closes its listeners. What the composition root opened is its to close.
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
+	if s.opsHTTP != nil {
+		go func() {
+			if err := s.opsHTTP.Serve(s.opsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("operations listener stopped", slog.String("addr", s.cfg.MetricsAddr), slog.String("error", err.Error()))
+			}
+		}()
+		s.log.Info("metrics and readiness details are served", slog.String("url", s.MetricsURL()))
+	}
 	s.log.Info("FDL Studio is serving", slog.String("url", s.URL()), slog.String("data_dir", s.cfg.DataDir))
 
 	var serveErr error
@@ -235,13 +198,16 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		<-errc // http.ErrServerClosed
 	}
+	if s.opsHTTP != nil {
+		s.opsHTTP.Close()
+	}
 	if err := s.Close(); err != nil && serveErr == nil {
 		serveErr = err
 	}
 	return serveErr
 }
 
-// Close releases what Open acquired, in reverse order. It is safe to
+// Close releases what New acquired, in reverse order. It is safe to
 // call more than once.
 func (s *Server) Close() error {
 	var errs []error
@@ -254,10 +220,10 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-// checkListenAddr refuses to run without a login method anywhere but on
+// CheckListenAddr refuses to run without a login method anywhere but on
 // a loopback address: local single-user mode lets whoever reaches the
 // port act as the one user, which is only safe on the machine itself.
-func checkListenAddr(cfg Config) error {
+func CheckListenAddr(cfg Config) error {
 	host, _, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:8080", cfg.Addr)
@@ -276,26 +242,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// prepareDataDir creates the data directory and proves it is writable,
-// so that a read-only disk is reported once, clearly, at start-up.
-func prepareDataDir(dir string) error {
-	if dir == "" {
-		return errors.New("--data-dir is empty: give a directory for the database and keys")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("data directory %s (--data-dir): %w", dir, err)
-	}
-	probe, err := os.CreateTemp(dir, ".write-test-*")
-	if err != nil {
-		return fmt.Errorf("data directory %s (--data-dir) is not writable: %w", dir, err)
-	}
-	_, werr := io.WriteString(probe, "ok")
-	probe.Close()
-	os.Remove(probe.Name())
-	if werr != nil {
-		return fmt.Errorf("data directory %s (--data-dir) is not writable: %w", dir, werr)
-	}
-	return nil
 }

@@ -5,13 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/fdlstudio/fdlstudio/app"
 	"github.com/fdlstudio/fdlstudio/backends/clusters"
 	"github.com/fdlstudio/fdlstudio/handlers"
-	"github.com/fdlstudio/fdlstudio/store"
-	"github.com/fdlstudio/fdlstudio/store/sqlite"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -112,18 +110,7 @@ func clustersImport(ctx context.Context, args []string, stdout, stderr io.Writer
 // storeImported saves the registrations for the user issuer/subject in
 // the store of dataDir, sealing passwords with the server's key.
 func storeImported(ctx context.Context, dataDir, keyFile, issuer, subject string, regs []clusters.Registration, stdout io.Writer) error {
-	if keyFile == "" {
-		keyFile = filepath.Join(dataDir, "secret.key")
-	}
-	key, err := store.LoadOrCreateKey(keyFile)
-	if err != nil {
-		return err
-	}
-	sealer, err := store.NewSealer(key)
-	if err != nil {
-		return err
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "fdlstudio.db"))
+	db, sealer, _, err := app.OpenStore(ctx, dataDir, keyFile)
 	if err != nil {
 		return err
 	}

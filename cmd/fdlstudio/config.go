@@ -37,6 +37,11 @@ var settings = []setting{
 		set: func(c *web.Config, v string) error { c.Addr = v; return nil },
 	},
 	{
+		name: "metrics-addr", usage: "host:port of a second listener for /metrics and /readyz with details (monitoring only; no login there); empty serves them on --addr to admins only",
+		def: func(c web.Config) string { return c.MetricsAddr },
+		set: func(c *web.Config, v string) error { c.MetricsAddr = v; return nil },
+	},
+	{
 		name: "data-dir", usage: "directory for the database, the secret key and local-cluster data",
 		def: func(c web.Config) string { return c.DataDir },
 		set: func(c *web.Config, v string) error { c.DataDir = v; return nil },

@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/fdlstudio/fdlstudio/app"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -89,7 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return 2
 	}
 	log := newLogger(cfg, stderr)
-	srv, err := web.Open(ctx, cfg, log)
+	srv, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "fdlstudio: %v\n", err)
 		return 1

@@ -1,4 +1,4 @@
-package web
+package app
 
 import (
 	"bytes"
@@ -17,19 +17,20 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/static"
+	"github.com/fdlstudio/fdlstudio/web"
 )
 
 // newTestServer opens a server on a loopback port with a temporary data
 // directory, its log captured in the returned buffer.
-func newTestServer(t testing.TB, opts ...Option) (*Server, *bytes.Buffer) {
+func newTestServer(t testing.TB, opts ...web.Option) (*App, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
-	cfg := Defaults()
+	cfg := web.Defaults()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.MaxBodyBytes = 1024
 	cfg.LocalCluster = "off"
-	srv, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), opts...)
+	srv, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), WithWeb(opts...))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -37,13 +38,13 @@ func newTestServer(t testing.TB, opts ...Option) (*Server, *bytes.Buffer) {
 	return srv, &logs
 }
 
-func do(t *testing.T, srv *Server, req *http.Request) *httptest.ResponseRecorder {
+func do(t *testing.T, srv *App, req *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	if req.Host == "example.com" { // httptest's default: address us as a browser on this machine would
 		req.Host = "127.0.0.1"
 	}
-	srv.echo.ServeHTTP(rec, req)
+	srv.server.Handler().ServeHTTP(rec, req)
 	return rec
 }
 
@@ -124,7 +125,7 @@ func TestStaticAssetsAreHashedAndImmutable(t *testing.T) {
 }
 
 func TestPanicGivesErrorPageWithLoggedID(t *testing.T) {
-	srv, logs := newTestServer(t, WithRoute(http.MethodGet, "/boom", func(echo.Context) error {
+	srv, logs := newTestServer(t, web.WithRoute(http.MethodGet, "/boom", func(echo.Context) error {
 		panic("kaboom: secret detail")
 	}))
 	rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/boom", nil))
@@ -167,7 +168,7 @@ func TestErrorsAnswerJSONWhenAsked(t *testing.T) {
 }
 
 func TestBodyLimit(t *testing.T) {
-	srv, _ := newTestServer(t, WithRoute(http.MethodPost, "/echo", func(c echo.Context) error {
+	srv, _ := newTestServer(t, web.WithRoute(http.MethodPost, "/echo", func(c echo.Context) error {
 		b, err := io.ReadAll(c.Request().Body)
 		if err != nil {
 			return err
@@ -221,17 +222,17 @@ func TestOpenRefusals(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tests := []struct {
 		name    string
-		mutate  func(*Config)
+		mutate  func(*web.Config)
 		wantErr string
 	}{
-		{"public address without login", func(c *Config) { c.Addr = "0.0.0.0:0" }, "without a login method"},
-		{"all interfaces without login", func(c *Config) { c.Addr = ":0" }, "without a login method"},
-		{"malformed address", func(c *Config) { c.Addr = "nonsense" }, "want host:port"},
-		{"data dir under a file", func(c *Config) { c.DataDir = filepath.Join(c.DataDir, "file", "sub") }, "data directory"},
+		{"public address without login", func(c *web.Config) { c.Addr = "0.0.0.0:0" }, "without a login method"},
+		{"all interfaces without login", func(c *web.Config) { c.Addr = ":0" }, "without a login method"},
+		{"malformed address", func(c *web.Config) { c.Addr = "nonsense" }, "want host:port"},
+		{"data dir under a file", func(c *web.Config) { c.DataDir = filepath.Join(c.DataDir, "file", "sub") }, "data directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Defaults()
+			cfg := web.Defaults()
 			cfg.Addr = "127.0.0.1:0"
 			cfg.DataDir = t.TempDir()
 			cfg.LocalCluster = "off"
@@ -249,10 +250,10 @@ func TestOpenRefusals(t *testing.T) {
 	}
 	// localhost and ::1 are loopback.
 	for _, addr := range []string{"localhost:0", "[::1]:0"} {
-		cfg := Defaults()
+		cfg := web.Defaults()
 		cfg.Addr, cfg.DataDir = addr, t.TempDir()
-		if err := checkListenAddr(cfg); err != nil {
-			t.Errorf("checkListenAddr(%s) = %v", addr, err)
+		if err := web.CheckListenAddr(cfg); err != nil {
+			t.Errorf("web.CheckListenAddr(%s) = %v", addr, err)
 		}
 	}
 }
@@ -269,7 +270,7 @@ func TestSecondServerOnSameDataDirIsRefused(t *testing.T) {
 func TestServeShutsDownGracefully(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
-	srv, _ := newTestServer(t, WithRoute(http.MethodGet, "/slow", func(c echo.Context) error {
+	srv, _ := newTestServer(t, web.WithRoute(http.MethodGet, "/slow", func(c echo.Context) error {
 		close(started)
 		<-release
 		return c.String(http.StatusOK, "finished")
@@ -307,7 +308,11 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 }
 
-func TestSharedClustersAreReadinessChecked(t *testing.T) {
+// TestRemoteClusterDownKeepsReadyAndShowsInMetrics: /readyz answers for
+// this instance only (a remote cluster down must not take every replica
+// out of a load balancer); each shared cluster's health is a gauge on
+// /metrics.
+func TestRemoteClusterDownKeepsReadyAndShowsInMetrics(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/health" {
 			http.NotFound(w, r)
@@ -316,9 +321,9 @@ func TestSharedClustersAreReadinessChecked(t *testing.T) {
 		w.Write([]byte("Ok"))
 	}))
 	defer up.Close()
-	cfg := Defaults()
+	cfg := web.Defaults()
 	cfg.Addr, cfg.DataDir, cfg.LocalCluster = "127.0.0.1:0", t.TempDir(), "off"
-	cfg.Clusters = []ClusterConfig{
+	cfg.Clusters = []web.ClusterConfig{
 		{Name: "up", Endpoint: up.URL, Username: "u", Password: "p"},
 		{Name: "down", Endpoint: "http://127.0.0.1:1", Username: "u", Password: "p"},
 	}
@@ -331,26 +336,69 @@ func TestSharedClustersAreReadinessChecked(t *testing.T) {
 		t.Fatalf("shared clusters = %+v", srv.sharedClusters)
 	}
 	rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-	var body struct {
-		Checks []struct {
-			Name  string `json:"name"`
-			OK    bool   `json:"ok"`
-			Error string `json:"error"`
-		} `json:"checks"`
+	if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "down") {
+		t.Fatalf("readyz with a remote cluster down = %d %s, want 200 about this instance only", rec.Code, rec.Body)
 	}
-	json.Unmarshal(rec.Body.Bytes(), &body)
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("readyz with a down cluster = %d %s", rec.Code, rec.Body)
-	}
-	got := map[string]bool{}
-	for _, c := range body.Checks {
-		got[c.Name] = c.OK
-		if c.Name == "cluster down" && !strings.Contains(c.Error, "connection refused") {
-			t.Errorf("down cluster's error = %q", c.Error)
+	metrics := do(t, srv, httptest.NewRequest(http.MethodGet, "/metrics", nil)).Body.String()
+	for _, want := range []string{`fdlstudio_cluster_up{cluster="up"} 1`, `fdlstudio_cluster_up{cluster="down"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
 		}
 	}
-	if !got["cluster up"] || got["cluster down"] || !got["store"] {
-		t.Errorf("checks = %+v", body.Checks)
+}
+
+// TestReadyzAndMetricsAreNotPublic: with a login method, an anonymous
+// caller gets the readiness status without details and no metrics; with
+// --metrics-addr, the operations listener serves both in full and the
+// main one no /metrics.
+func TestReadyzAndMetricsAreNotPublic(t *testing.T) {
+	cfg := web.Defaults()
+	cfg.Addr, cfg.DataDir, cfg.LocalCluster = "127.0.0.1:0", t.TempDir(), "off"
+	cfg.OSCARLogin, cfg.OSCARLoginHosts = true, []string{"oscar.example.org"}
+	srv, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"ready":true}` {
+		t.Errorf("anonymous readyz = %d %s, want 200 {\"ready\":true}", rec.Code, rec.Body)
+	}
+	srv.db.Close()
+	rec = do(t, srv, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "store") {
+		t.Errorf("anonymous readyz, store closed = %d %s, want 503 without details", rec.Code, rec.Body)
+	}
+	if rec := do(t, srv, httptest.NewRequest(http.MethodGet, "/metrics", nil)); rec.Code != http.StatusForbidden || strings.Contains(rec.Body.String(), "go_goroutines") {
+		t.Errorf("anonymous metrics = %d, want 403", rec.Code)
+	}
+
+	cfg.DataDir, cfg.MetricsAddr = t.TempDir(), "127.0.0.1:0"
+	ops, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- ops.Serve(ctx) }()
+	defer func() { cancel(); <-served }()
+	if rec := do(t, ops, httptest.NewRequest(http.MethodGet, "/metrics", nil)); rec.Code != http.StatusNotFound {
+		t.Errorf("main listener /metrics with --metrics-addr = %d, want 404", rec.Code)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(ops.Server().MetricsURL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("ops /metrics = %d", code)
+	}
+	if code, body := get("/readyz"); code != http.StatusOK || !strings.Contains(body, `"name":"store"`) {
+		t.Errorf("ops /readyz = %d %s, want details", code, body)
 	}
 }
 
@@ -371,7 +419,7 @@ func TestLocalClusterEnabled(t *testing.T) {
 		{"maybe", false, nil, false, "want auto, on or off"},
 	}
 	for _, tt := range tests {
-		cfg := Defaults()
+		cfg := web.Defaults()
 		cfg.LocalCluster, cfg.Admins = tt.mode, tt.admins
 		if tt.auth {
 			cfg.OSCARLogin = true
@@ -401,7 +449,7 @@ func TestLocalModeAnswersOnlyToLocalHostNames(t *testing.T) {
 }
 
 func TestIsAdmin(t *testing.T) {
-	s := &Server{cfg: Config{Admins: []string{"Root@Example.org", "sub-123"}}}
+	s := &App{cfg: web.Config{Admins: []string{"Root@Example.org", "sub-123"}}}
 	tests := []struct {
 		u    *auth.User
 		want bool
@@ -418,14 +466,5 @@ func TestIsAdmin(t *testing.T) {
 		if got := s.isAdmin(tt.u); got != tt.want {
 			t.Errorf("isAdmin(%+v) = %v, want %v", tt.u, got, tt.want)
 		}
-	}
-}
-
-func TestLoggedURIHidesTheAuthorizationCode(t *testing.T) {
-	if got := loggedURI("/auth/callback?code=SECRET&state=S"); strings.Contains(got, "SECRET") {
-		t.Errorf("loggedURI = %q", got)
-	}
-	if got := loggedURI("/services?q=x"); got != "/services?q=x" {
-		t.Errorf("loggedURI = %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package web
+package app
 
 import (
 	"bytes"
@@ -15,13 +15,14 @@ import (
 	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/backends/netguard/guardtest"
 	"github.com/fdlstudio/fdlstudio/backends/oscar/oscartest"
+	"github.com/fdlstudio/fdlstudio/web"
 )
 
 // openWith opens a server on loopback with cfg changed by mod.
-func openWith(t *testing.T, mod func(*Config), opts ...Option) (*Server, *bytes.Buffer, error) {
+func openWith(t *testing.T, mod func(*web.Config), opts ...Option) (*App, *bytes.Buffer, error) {
 	t.Helper()
 	var logs bytes.Buffer
-	cfg := Defaults()
+	cfg := web.Defaults()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.LocalCluster = "off"
@@ -34,14 +35,14 @@ func openWith(t *testing.T, mod func(*Config), opts ...Option) (*Server, *bytes.
 }
 
 func TestOSCARLoginNeedsItsHostList(t *testing.T) {
-	_, _, err := openWith(t, func(c *Config) { c.OSCARLogin = true })
+	_, _, err := openWith(t, func(c *web.Config) { c.OSCARLogin = true })
 	if err == nil || !strings.Contains(err.Error(), "--oscar-login needs --oscar-login-hosts") {
 		t.Errorf("--oscar-login without hosts: %v, want a refusal to start that names --oscar-login-hosts", err)
 	}
 }
 
 func TestDialGuardStateIsLoggedAtStart(t *testing.T) {
-	srv, logs, err := openWith(t, func(c *Config) { c.OSCARLogin, c.OSCARLoginHosts = true, []string{"oscar.example.org"} })
+	srv, logs, err := openWith(t, func(c *web.Config) { c.OSCARLogin, c.OSCARLoginHosts = true, []string{"oscar.example.org"} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,14 +52,14 @@ func TestDialGuardStateIsLoggedAtStart(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, "dial guard on") || !strings.Contains(l, "cluster-hosts=\"none set") {
 		t.Errorf("start-up log does not say the guard is on and --cluster-hosts is unset:\n%s", l)
 	}
-	srv, logs, err = openWith(t, func(*Config) {})
+	srv, logs, err = openWith(t, func(*web.Config) {})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if srv.guard != nil || !strings.Contains(logs.String(), "dial guard off") {
 		t.Errorf("local single-user mode: guard %v, log:\n%s", srv.guard, logs)
 	}
-	_, _, err = openWith(t, func(c *Config) { c.AllowPrivateEndpoints = []string{"10.0.0.0/99"} })
+	_, _, err = openWith(t, func(c *web.Config) { c.AllowPrivateEndpoints = []string{"10.0.0.0/99"} })
 	if err == nil || !strings.Contains(err.Error(), netguard.AllowSetting) {
 		t.Errorf("a bad network to allow: %v", err)
 	}
@@ -67,7 +68,7 @@ func TestDialGuardStateIsLoggedAtStart(t *testing.T) {
 var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 
 // oscarLogin posts the OSCAR login form as a fresh browser would.
-func oscarLogin(t *testing.T, srv *Server, endpoint string) *httptest.ResponseRecorder {
+func oscarLogin(t *testing.T, srv *App, endpoint string) *httptest.ResponseRecorder {
 	t.Helper()
 	page := do(t, srv, httptest.NewRequest(http.MethodGet, "/auth/login", nil))
 	m := csrfField.FindStringSubmatch(page.Body.String())
@@ -91,7 +92,7 @@ func TestOSCARLoginOutsideTheListIsRefused(t *testing.T) {
 	port := hp[strings.LastIndex(hp, ":")+1:]
 	hosts := map[string][]string{"oscar.example.org": {"127.0.0.1"}}
 	g, d := guardtest.New(t, hosts)
-	srv, _, err := openWith(t, func(c *Config) { c.OSCARLogin, c.OSCARLoginHosts = true, []string{"oscar.example.org"} }, WithDialGuard(g))
+	srv, _, err := openWith(t, func(c *web.Config) { c.OSCARLogin, c.OSCARLoginHosts = true, []string{"oscar.example.org"} }, WithDialGuard(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestOSCARLoginOutsideTheListIsRefused(t *testing.T) {
 	// The same listed host, allowed by the guard, logs in: the refusals
 	// above are the guard's and the list's, not a broken login.
 	g, _ = guardtest.New(t, hosts, hp)
-	srv, _, err = openWith(t, func(c *Config) { c.OSCARLogin, c.OSCARLoginHosts = true, []string{"oscar.example.org"} }, WithDialGuard(g))
+	srv, _, err = openWith(t, func(c *web.Config) { c.OSCARLogin, c.OSCARLoginHosts = true, []string{"oscar.example.org"} }, WithDialGuard(g))
 	if err != nil {
 		t.Fatal(err)
 	}

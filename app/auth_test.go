@@ -1,4 +1,4 @@
-package web
+package app
 
 import (
 	"context"
@@ -9,13 +9,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/fdlstudio/fdlstudio/web"
 )
 
 var csrfInPage = regexp.MustCompile(`hx-headers="([^"]*)"`)
 
 // withCSRF gives req the CSRF cookie and token of a fresh visitor, read
 // from the home page the way a browser gets them.
-func withCSRF(t *testing.T, srv *Server, req *http.Request) *http.Request {
+func withCSRF(t *testing.T, srv *App, req *http.Request) *http.Request {
 	t.Helper()
 	home := do(t, srv, httptest.NewRequest(http.MethodGet, "/", nil))
 	m := csrfInPage.FindStringSubmatch(home.Body.String())
@@ -32,7 +34,7 @@ func withCSRF(t *testing.T, srv *Server, req *http.Request) *http.Request {
 }
 
 func TestAuthConfiguredAllowsPublicAddress(t *testing.T) {
-	cfg := Defaults()
+	cfg := web.Defaults()
 	cfg.Addr = "0.0.0.0:0"
 	cfg.DataDir = t.TempDir()
 	cfg.OSCARLogin = true
@@ -50,7 +52,7 @@ func TestAuthConfiguredAllowsPublicAddress(t *testing.T) {
 func TestOIDCDiscoveryFailureStopsStart(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
-	cfg := Defaults()
+	cfg := web.Defaults()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.OIDCIssuer = down.URL
@@ -63,32 +65,5 @@ func TestOIDCDiscoveryFailureStopsStart(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
-	}
-}
-
-func TestOIDCConfigResolvesPresetAndSecretFile(t *testing.T) {
-	cfg := Defaults()
-	cfg.OIDCPreset = "egi"
-	cfg.OIDCClientID = "fdlstudio"
-	o, err := cfg.OIDC()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Issuer != "https://aai.egi.eu/auth/realms/egi" || !strings.Contains(strings.Join(o.Scopes, " "), "eduperson_entitlement entitlements") {
-		t.Errorf("egi preset = %+v", o)
-	}
-	cfg.OIDCPreset = "nope"
-	if _, err := cfg.OIDC(); err == nil || !strings.Contains(err.Error(), "--oidc-preset") || !strings.Contains(err.Error(), "egi") {
-		t.Errorf("unknown preset: %v", err)
-	}
-	cfg.OIDCPreset, cfg.OIDCIssuer, cfg.OIDCClientID = "", "https://idp.example", ""
-	if _, err := cfg.OIDC(); err == nil || !strings.Contains(err.Error(), "--oidc-client-id") {
-		t.Errorf("missing client id: %v", err)
-	}
-	cfg.OIDCClientID = "c"
-	cfg.OIDCClientSecretFile = t.TempDir() + "/secret"
-	writeFile(t, cfg.OIDCClientSecretFile)
-	if o, err := cfg.OIDC(); err != nil || o.ClientSecret != "x" || len(o.Scopes) == 0 {
-		t.Errorf("secret file: %+v, %v", o, err)
 	}
 }

@@ -1,4 +1,4 @@
-package web
+package app
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/static"
+	"github.com/fdlstudio/fdlstudio/web"
 )
 
 // cannedOSCAR answers /system/info and /system/services with n services,
@@ -54,9 +55,9 @@ func cannedOSCAR(tb testing.TB, n int) *httptest.Server {
 // 1,000 services and reports the p50 and p99 server time.
 func BenchmarkServicesPage1000(b *testing.B) {
 	oscar := cannedOSCAR(b, 1000)
-	cfg := Defaults()
+	cfg := web.Defaults()
 	cfg.Addr, cfg.DataDir, cfg.LocalCluster = "127.0.0.1:0", b.TempDir(), "off"
-	cfg.Clusters = []ClusterConfig{{Name: "big", Endpoint: oscar.URL, Username: "u", Password: "p"}}
+	cfg.Clusters = []web.ClusterConfig{{Name: "big", Endpoint: oscar.URL, Username: "u", Password: "p"}}
 	srv, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
@@ -70,7 +71,7 @@ func BenchmarkServicesPage1000(b *testing.B) {
 		start := time.Now()
 		req := httptest.NewRequest(http.MethodGet, "/services?sort=memory", nil)
 		req.Host = "127.0.0.1"
-		srv.echo.ServeHTTP(rec, req)
+		srv.server.Handler().ServeHTTP(rec, req)
 		times = append(times, time.Since(start))
 		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "svc-0999") {
 			b.Fatalf("GET /services = %d", rec.Code)
@@ -84,11 +85,11 @@ func BenchmarkServicesPage1000(b *testing.B) {
 var assetRef = regexp.MustCompile(`(?:src|href)="(/static/[^"]+\.(?:js|css))"`)
 
 // pageWeight is the gzip size of the JS and CSS a page loads.
-func pageWeight(t testing.TB, srv *Server, path string) int {
+func pageWeight(t testing.TB, srv *App, path string) int {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	req.Host = "127.0.0.1"
-	srv.echo.ServeHTTP(rec, req)
+	srv.server.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET %s = %d", path, rec.Code)
 	}
@@ -144,10 +145,10 @@ func BenchmarkPageWeight(b *testing.B) {
 	}
 }
 
-func servedGET(srv *Server, path string) (int, bool) {
+func servedGET(srv *App, path string) (int, bool) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	req.Host = "127.0.0.1"
-	srv.echo.ServeHTTP(rec, req)
+	srv.server.Handler().ServeHTTP(rec, req)
 	return rec.Code, rec.Code == http.StatusOK
 }

@@ -1,4 +1,4 @@
-package web
+package app
 
 import (
 	"context"
@@ -13,17 +13,14 @@ import (
 	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/store"
+	"github.com/fdlstudio/fdlstudio/web"
 )
-
-// LocalClusterName is the name under which the embedded local cluster
-// appears in every user's cluster list.
-const LocalClusterName = "local"
 
 // localClusterEnabled decides whether to run the embedded local cluster.
 // It runs user scripts on this host, so it is on by default only in local
 // single-user mode; with a login method configured it stays off unless
 // the operator turns it on, and then only administrators see it.
-func localClusterEnabled(cfg Config) (bool, error) {
+func localClusterEnabled(cfg web.Config) (bool, error) {
 	switch cfg.LocalCluster {
 	case "", "auto":
 		return !cfg.AuthConfigured(), nil
@@ -41,8 +38,8 @@ func localClusterEnabled(cfg Config) (bool, error) {
 
 // startLocalCluster starts the embedded local cluster with its data under
 // <data-dir>/local and registers it as the shared cluster "local". The
-// cluster (and its S3 server child process) stops when the server closes.
-func (s *Server) startLocalCluster(ctx context.Context) error {
+// cluster (and its S3 server child process) stops when the app closes.
+func (s *App) startLocalCluster(ctx context.Context) error {
 	lc, err := local.New(local.Config{DataDir: filepath.Join(s.cfg.DataDir, "local")}, s.log)
 	if err != nil {
 		return err
@@ -54,33 +51,20 @@ func (s *Server) startLocalCluster(ctx context.Context) error {
 	s.closers = append(s.closers, lc.Close)
 	user, pass := lc.Credentials()
 	s.sharedClusters = append(s.sharedClusters, store.Cluster{
-		Name: LocalClusterName, Kind: store.KindLocal, Endpoint: lc.Endpoint(), AuthKind: store.AuthBasic,
+		Name: web.LocalClusterName, Kind: store.KindLocal, Endpoint: lc.Endpoint(), AuthKind: store.AuthBasic,
 		Username: user, Password: pass, Shared: true, Trusted: true,
 		// In a multi-user deployment, scripts on this host are for admins.
 		AdminOnly: s.cfg.AuthConfigured(),
 	})
-	s.ready = append(s.ready, ReadinessCheck{Name: "cluster " + LocalClusterName, Check: healthCheck(lc.Endpoint()+"/health", false)})
+	s.ready = append(s.ready, web.ReadinessCheck{Name: "cluster " + web.LocalClusterName, Check: healthCheck(lc.Endpoint()+"/health", false)})
 	s.log.Info("local cluster is running", slog.String("endpoint", lc.Endpoint()))
 	return nil
 }
 
-// ClusterConfig is an OSCAR cluster the operator configures for every
-// user (the config file's "clusters" list). Without a username, each user
-// reaches it with their own OIDC access token (as EGI's clusters accept);
-// with a username and password (an OSCAR account, often the cluster's
-// admin), only FDL Studio's administrators may use it, since whoever uses
-// it acts as that account. Credentials stay on the server.
-type ClusterConfig struct {
-	Name        string
-	Endpoint    string
-	Username    string
-	Password    string
-	InsecureTLS bool
-}
-
-// addSharedClusters registers the operator's clusters and asks each of
-// them, on /readyz, for its /health.
-func (s *Server) addSharedClusters() error {
+// addSharedClusters registers the operator's clusters and their health
+// checks, which /metrics reports (not /readyz: a remote cluster being
+// down does not mean this instance cannot serve).
+func (s *App) addSharedClusters() error {
 	for _, c := range s.cfg.Clusters {
 		sc := store.Cluster{
 			Name: c.Name, Kind: store.KindOSCAR, Endpoint: strings.TrimRight(c.Endpoint, "/"), AuthKind: store.AuthToken,
@@ -93,7 +77,7 @@ func (s *Server) addSharedClusters() error {
 				"but no OpenID Connect login is configured (--oidc-issuer or --oidc-preset); give it a username and password (admins only) or configure OIDC", c.Name)
 		}
 		s.sharedClusters = append(s.sharedClusters, sc)
-		s.ready = append(s.ready, ReadinessCheck{Name: "cluster " + c.Name, Check: healthCheck(sc.Endpoint+"/health", c.InsecureTLS)})
+		s.clusterHealth = append(s.clusterHealth, web.ReadinessCheck{Name: c.Name, Check: healthCheck(sc.Endpoint+"/health", c.InsecureTLS)})
 	}
 	return nil
 }
@@ -123,7 +107,7 @@ func healthCheck(url string, insecure bool) func(context.Context) error {
 // Connect and are named in --admins by e-mail (any case) or subject. An
 // OSCAR basic login never makes an admin: its user name is whatever the
 // endpoint it was checked against accepts.
-func (s *Server) isAdmin(u *auth.User) bool {
+func (s *App) isAdmin(u *auth.User) bool {
 	if u == nil {
 		return false
 	}

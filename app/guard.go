@@ -1,4 +1,4 @@
-package web
+package app
 
 import (
 	"errors"
@@ -8,11 +8,11 @@ import (
 	"github.com/fdlstudio/fdlstudio/backends/netguard"
 )
 
-// WithDialGuard makes the server dial user-supplied endpoints through g,
+// WithDialGuard makes FDL Studio dial user-supplied endpoints through g,
 // in every mode. Tests give a guard whose resolver and dialer never leave
 // loopback.
 func WithDialGuard(g *netguard.Guard) Option {
-	return func(s *Server) { s.guard = g }
+	return func(a *App) { a.guard = g }
 }
 
 // setupDialGuard checks the settings of outbound connections and builds
@@ -21,7 +21,7 @@ func WithDialGuard(g *netguard.Guard) Option {
 // on; in local single-user mode the one user is the operator and none
 // applies. Operator-configured clusters and the local cluster are
 // Trusted and never guarded (handlers.Handler.httpClient).
-func (s *Server) setupDialGuard() error {
+func (s *App) setupDialGuard() error {
 	cfg := s.cfg
 	if cfg.OSCARLogin && len(cfg.OSCARLoginHosts) == 0 {
 		return errors.New("--oscar-login needs --oscar-login-hosts: the hosts of the OSCAR clusters users may log in to " +
