@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fdlstudio/fdlstudio/app"
 	"github.com/fdlstudio/fdlstudio/backends/clusters"
@@ -13,65 +16,54 @@ import (
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
-const clustersUsage = `usage: fdlstudio clusters import [--dry-run] [--data-dir DIR] [--user ISSUER SUBJECT] FILE
-
-  import FILE   read an oscar-cli config (~/.oscar-cli/config.yaml; JSON when
-                the name does not end in .yaml/.yml), list the clusters found
-                (name, endpoint, auth kind, TLS verification; passwords and
-                tokens are never printed) and store them as the clusters of
-                the local user, or of the user given by --user, in the data
-                directory (the server must be stopped: it holds the store).
-                Passwords are stored encrypted with the server's key.
-  --dry-run     only list what the file holds
-`
-
-// runClusters implements "fdlstudio clusters ..." (args exclude "clusters").
-// It returns 0 on success, 1 when the file cannot be read or is invalid, 2
-// on bad usage.
-func runClusters(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, clustersUsage)
-		return 2
-	}
-	switch args[0] {
-	case "import":
-		return clustersImport(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, clustersUsage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "fdlstudio clusters: unknown command %q\n\n%s", args[0], clustersUsage)
-	return 2
+// clustersCmd is "fdlstudio clusters".
+func clustersCmd() *cobra.Command {
+	return group("clusters", "Import OSCAR cluster registrations", "", clustersImportCmd())
 }
 
-func clustersImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fdlstudio clusters import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dryRun := fs.Bool("dry-run", false, "only list what the file holds")
-	dataDir := fs.String("data-dir", web.Defaults().DataDir, "FDL Studio's data directory")
-	keyFile := fs.String("secret-key-file", "", "the server's secret key (default <data-dir>/secret.key)")
-	user := fs.Bool("user", false, "store for the user ISSUER SUBJECT given before FILE")
-	if err := fs.Parse(args); err != nil {
-		return 2
+// runClusters runs "fdlstudio clusters ARGS..." and returns the exit
+// status.
+func runClusters(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, append([]string{"clusters"}, args...), os.Getenv, stdout, stderr)
+}
+
+func clustersImportCmd() *cobra.Command {
+	var dryRun, user bool
+	var dataDir, keyFile string
+	cmd := &cobra.Command{
+		Use:   "import [--user ISSUER SUBJECT] FILE",
+		Short: "Store the clusters of an oscar-cli config as a user's clusters",
+		Long: `Read an oscar-cli config (~/.oscar-cli/config.yaml; JSON when the name does
+not end in .yaml/.yml), list the clusters found (name, endpoint, auth kind,
+TLS verification; passwords and tokens are never printed) and store them as
+the clusters of the local user, or of the user given by --user, in the data
+directory (the server must be stopped: it holds the store). Passwords are
+stored encrypted with the server's key.`,
+		RunE: func(cmd *cobra.Command, rest []string) error {
+			issuer, subject := "local", "local"
+			if user {
+				if len(rest) != 3 {
+					return usageError(cmd, errors.New("--user wants ISSUER SUBJECT FILE"))
+				}
+				issuer, subject, rest = rest[0], rest[1], rest[2:]
+			}
+			if len(rest) != 1 || rest[0] == "" {
+				return usageError(cmd, fmt.Errorf("want exactly one FILE, got %d arguments", len(rest)))
+			}
+			return clustersImport(cmd.Context(), rest[0], issuer, subject, dataDir, keyFile, dryRun, cmd.OutOrStdout())
+		},
 	}
-	rest := fs.Args()
-	issuer, subject := "local", "local"
-	if *user {
-		if len(rest) != 3 {
-			fmt.Fprintf(stderr, "fdlstudio clusters import: --user wants ISSUER SUBJECT FILE\n\n%s", clustersUsage)
-			return 2
-		}
-		issuer, subject, rest = rest[0], rest[1], rest[2:]
-	}
-	if len(rest) != 1 || rest[0] == "" {
-		fmt.Fprintf(stderr, "fdlstudio clusters import: want exactly one FILE, got %d arguments\n\n%s", len(rest), clustersUsage)
-		return 2
-	}
-	path := rest[0]
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only list what the file holds")
+	cmd.Flags().StringVar(&dataDir, "data-dir", web.Defaults().DataDir, "FDL Studio's data directory")
+	cmd.Flags().StringVar(&keyFile, "secret-key-file", "", "the server's secret key (default <data-dir>/secret.key)")
+	cmd.Flags().BoolVar(&user, "user", false, "store for the user ISSUER SUBJECT given before FILE")
+	return cmd
+}
+
+func clustersImport(ctx context.Context, path, issuer, subject, dataDir, keyFile string, dryRun bool, stdout io.Writer) error {
 	regs, err := clusters.ReadOSCARCLIConfig(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "fdlstudio clusters import: %v\n", err)
-		return 1
+		return failure(err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tENDPOINT\tAUTH\tTLS VERIFY\tDEFAULT")
@@ -93,18 +85,16 @@ func clustersImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Endpoint, auth, verify, def)
 	}
 	if err := tw.Flush(); err != nil {
-		fmt.Fprintf(stderr, "fdlstudio clusters import: %v\n", err)
-		return 1
+		return failure(err)
 	}
 	fmt.Fprintf(stdout, "%d cluster(s) found in %s\n", len(regs), path)
-	if *dryRun {
-		return 0
+	if dryRun {
+		return nil
 	}
-	if err := storeImported(ctx, *dataDir, *keyFile, issuer, subject, regs, stdout); err != nil {
-		fmt.Fprintf(stderr, "fdlstudio clusters import: %v\n", err)
-		return 1
+	if err := storeImported(ctx, dataDir, keyFile, issuer, subject, regs, stdout); err != nil {
+		return failure(err)
 	}
-	return 0
+	return nil
 }
 
 // storeImported saves the registrations for the user issuer/subject in

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/fdlstudio/fdlstudio/backends"
@@ -245,37 +245,42 @@ type configError struct{ msg string }
 
 func (e *configError) Error() string { return e.msg }
 
-// parseConfig builds the server Config from command-line arguments, the
-// environment and the optional config file, in that order of precedence
-// over the defaults. Every problem is a *configError.
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (web.Config, error) {
-	cfg := web.Defaults()
-	fs := flag.NewFlagSet("fdlstudio serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	values := map[string]*string{}
+// addSettingFlags registers every setting as a flag (all strings: the
+// setting's own parser checks the value, naming where it came from).
+func addSettingFlags(fs *pflag.FlagSet) {
+	def := web.Defaults()
 	for _, s := range settings {
-		values[s.name] = fs.String(s.name, s.def(cfg), s.usage)
+		fs.String(s.name, s.def(def), s.usage)
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: fdlstudio serve [flags]\n\nEvery flag can also be set as FDLSTUDIO_<NAME> in the environment or as <name>: in the --config file.\n\n")
-		fs.PrintDefaults()
-	}
+}
+
+// parseConfig builds the server Config from command-line arguments, as
+// the serve command does from its flags (configFromFlags).
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (web.Config, error) {
+	fs := pflag.NewFlagSet("fdlstudio serve", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addSettingFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, err
-		}
-		return cfg, &configError{err.Error()}
+		return web.Defaults(), &configError{err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return cfg, &configError{fmt.Sprintf("unexpected argument %q: serve takes only flags", fs.Arg(0))}
+		return web.Defaults(), &configError{fmt.Sprintf("unexpected argument %q: serve takes only flags", fs.Arg(0))}
 	}
-	fromFlag := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { fromFlag[f.Name] = true })
+	return configFromFlags(fs, getenv)
+}
+
+// configFromFlags builds the server Config from parsed flags, the
+// environment and the optional config file, in that order of precedence
+// over the defaults. Every problem is a *configError.
+func configFromFlags(fs *pflag.FlagSet, getenv func(string) string) (web.Config, error) {
+	cfg := web.Defaults()
+	value := func(name string) string { v, _ := fs.GetString(name); return v }
+	fromFlag := func(name string) bool { return fs.Changed(name) }
 
 	// The config file's own location comes from the flag or environment.
 	path := getenv(envName("config"))
-	if fromFlag["config"] {
-		path = *values["config"]
+	if fromFlag("config") {
+		path = value("config")
 	}
 	file := map[string]string{}
 	if path != "" {
@@ -291,8 +296,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (w
 		}
 		var v, source string
 		switch {
-		case fromFlag[s.name]:
-			v, source = *values[s.name], "flag --"+s.name
+		case fromFlag(s.name):
+			v, source = value(s.name), "flag --"+s.name
 		case getenv(envName(s.name)) != "":
 			v, source = getenv(envName(s.name)), "environment variable "+envName(s.name)
 		case hasKey(file, s.name):

@@ -4,90 +4,39 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fdlstudio/fdlstudio/fdl"
 )
 
-const fdlUsage = `Usage: fdlstudio fdl <command> [flags]
+// fdlCmd is "fdlstudio fdl": FDL files on the command line.
+func fdlCmd() *cobra.Command {
+	return group("fdl", "Validate, graph, export and edit FDL files", "",
+		fdlValidateCmd(), fdlGraphCmd(), fdlExportCmd(), fdlSetCmd(), fdlMigrateCmd())
+}
 
-Commands:
-  validate FILE...                        check FDL files; prints file:line:col: severity: message
-                                          (exit 0 no errors, 1 errors, 2 a file cannot be read)
-  graph FILE [--format json|dot|svg]      print the data-flow graph
-  export FILE [--bundle OUT.zip]          print the document (byte-identical without edits),
-                                          or write it with its scripts as a zip bundle
-  set FILE --service NAME --field FIELD --value VALUE
-                                          print the document with one field changed
-                                          (NAME may be cluster/name; VALUE is YAML, e.g. 2Gi or "'1.0'")
-  migrate FILE --to v4.1 [-w]             rewrite legacy forms to OSCAR v4.1 and list the changes
-                                          (-w writes the file instead of printing it)
-`
-
-// runFDL implements "fdlstudio fdl ..." (args exclude "fdl"). It returns 0 on
-// success, 1 when a file has errors or an edit fails, 2 on bad usage or an
-// unreadable file.
+// runFDL runs "fdlstudio fdl ARGS..." and returns the exit status.
 func runFDL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, fdlUsage)
-		return 2
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "validate":
-		return fdlValidate(rest, stdout, stderr)
-	case "graph":
-		return fdlGraph(rest, stdout, stderr)
-	case "export":
-		return fdlExport(rest, stdout, stderr)
-	case "set":
-		return fdlSet(rest, stdout, stderr)
-	case "migrate":
-		return fdlMigrate(rest, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, fdlUsage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "fdlstudio fdl: unknown command %q\n\n%s", sub, fdlUsage)
-	return 2
+	return run(ctx, append([]string{"fdl"}, args...), os.Getenv, stdout, stderr)
 }
 
-// parseArgs parses flags that may come before or after the positional
-// arguments (`graph FILE --format dot` and `graph --format dot FILE`).
-func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+// fileArgs wants n FDL files (at least one when n is 0).
+func fileArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case n == 0 && len(args) == 0:
+			return usageError(cmd, errors.New("give at least one FDL file"))
+		case n > 0 && len(args) != n:
+			return usageError(cmd, fmt.Errorf("give exactly one FDL file, got %d arguments", len(args)))
 		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		return nil
 	}
-}
-
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("fdlstudio fdl "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// usageError reports bad usage and returns exit status 2.
-func usageError(stderr io.Writer, fs *flag.FlagSet, format string, args ...any) int {
-	fmt.Fprintf(stderr, "%s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
-	fs.Usage()
-	return 2
 }
 
 // loadFDL reads and parses one file. It returns the exit status to use on
@@ -106,15 +55,21 @@ func loadFDL(path string, stderr io.Writer) (*fdl.Document, int) {
 	return doc, 0
 }
 
-func fdlValidate(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("validate", stderr)
-	files, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
+func fdlValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check FDL files; print file:line:col: severity: message",
+		Long: `Check FDL files and print each finding as file:line:col: severity: message.
+Exit status 1 when a file has errors (warnings alone give 0), 2 when a file
+cannot be read.`,
+		Args: fileArgs(0),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			return status(fdlValidate(files, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	if len(files) == 0 {
-		return usageError(stderr, fs, "give at least one FDL file")
-	}
+}
+
+func fdlValidate(files []string, stdout, stderr io.Writer) int {
 	status := 0
 	for _, path := range files {
 		data, err := os.ReadFile(path)
@@ -142,20 +97,25 @@ func fdlValidate(args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
-func fdlGraph(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("graph", stderr)
-	format := fs.String("format", "json", "output format: json, dot or svg")
-	files, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
+func fdlGraphCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "graph FILE",
+		Short: "Print the data-flow graph of an FDL file",
+		Args:  fileArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if format != "json" && format != "dot" && format != "svg" {
+				return usageError(cmd, fmt.Errorf("unknown --format %q (json, dot or svg)", format))
+			}
+			return status(fdlGraph(files[0], format, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	if len(files) != 1 {
-		return usageError(stderr, fs, "give exactly one FDL file")
-	}
-	if *format != "json" && *format != "dot" && *format != "svg" {
-		return usageError(stderr, fs, "unknown --format %q (json, dot or svg)", *format)
-	}
-	doc, status := loadFDL(files[0], stderr)
+	cmd.Flags().StringVar(&format, "format", "json", "output format: json, dot or svg")
+	return cmd
+}
+
+func fdlGraph(file, format string, stdout, stderr io.Writer) int {
+	doc, status := loadFDL(file, stderr)
 	if doc == nil {
 		return status
 	}
@@ -163,7 +123,8 @@ func fdlGraph(args []string, stdout, stderr io.Writer) int {
 	for _, w := range g.Warnings {
 		fmt.Fprintln(stderr, w)
 	}
-	switch *format {
+	var err error
+	switch format {
 	case "dot":
 		err = fdl.WriteDOT(stdout, g)
 	case "svg":
@@ -180,78 +141,89 @@ func fdlGraph(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func fdlExport(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("export", stderr)
-	bundle := fs.String("bundle", "", "write a zip `file` with the FDL and its scripts instead of printing the FDL")
-	files, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
+func fdlExportCmd() *cobra.Command {
+	var bundle string
+	cmd := &cobra.Command{
+		Use:   "export FILE",
+		Short: "Print the document (byte-identical), or write it with its scripts as a zip bundle",
+		Args:  fileArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			return status(fdlExport(files[0], bundle, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	if len(files) != 1 {
-		return usageError(stderr, fs, "give exactly one FDL file")
-	}
-	doc, status := loadFDL(files[0], stderr)
+	cmd.Flags().StringVar(&bundle, "bundle", "", "write a zip `file` with the FDL and its scripts instead of printing the FDL")
+	return cmd
+}
+
+func fdlExport(file, bundle string, stdout, stderr io.Writer) int {
+	doc, status := loadFDL(file, stderr)
 	if doc == nil {
 		return status
 	}
-	if *bundle == "" {
+	if bundle == "" {
 		if _, err := stdout.Write(doc.Bytes()); err != nil {
 			fmt.Fprintf(stderr, "fdlstudio fdl export: %v\n", err)
 			return 1
 		}
 		return 0
 	}
-	b, err := fdl.NewBundle(doc, os.DirFS(filepath.Dir(files[0])))
+	b, err := fdl.NewBundle(doc, os.DirFS(filepath.Dir(file)))
 	if err != nil {
 		fmt.Fprintf(stderr, "fdlstudio fdl export: %v\n", err)
 		return 1
 	}
-	f, err := os.Create(*bundle)
+	f, err := os.Create(bundle)
 	if err != nil {
 		fmt.Fprintf(stderr, "fdlstudio fdl export: %v\n", err)
 		return 1
 	}
 	if err := b.WriteZip(f); err != nil {
 		f.Close()
-		fmt.Fprintf(stderr, "fdlstudio fdl export: writing %s: %v\n", *bundle, err)
+		fmt.Fprintf(stderr, "fdlstudio fdl export: writing %s: %v\n", bundle, err)
 		return 1
 	}
 	if err := f.Close(); err != nil {
-		fmt.Fprintf(stderr, "fdlstudio fdl export: writing %s: %v\n", *bundle, err)
+		fmt.Fprintf(stderr, "fdlstudio fdl export: writing %s: %v\n", bundle, err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "wrote %s: %s and %d script(s)\n", *bundle, b.Name, len(b.Scripts))
+	fmt.Fprintf(stderr, "wrote %s: %s and %d script(s)\n", bundle, b.Name, len(b.Scripts))
 	return 0
 }
 
-func fdlSet(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("set", stderr)
-	service := fs.String("service", "", "service or Lambda function `name` (or cluster/name)")
-	field := fs.String("field", "", "field `path`, e.g. memory, expose.api_port, input[0].path")
-	value := fs.String("value", "", "new value as YAML, e.g. 2Gi")
-	files, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
+func fdlSetCmd() *cobra.Command {
+	var service, field, value string
+	cmd := &cobra.Command{
+		Use:   "set FILE --service NAME --field FIELD --value VALUE",
+		Short: "Print the document with one field changed",
+		Long: `Print the document with one field of one service changed; every other byte
+(comments, key order) stays as it was. NAME may be cluster/name; VALUE is
+YAML, e.g. 2Gi or "'1.0'".`,
+		Args: fileArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			var missing []string
+			for _, name := range []string{"service", "field", "value"} {
+				if !cmd.Flags().Changed(name) {
+					missing = append(missing, "--"+name)
+				}
+			}
+			if len(missing) > 0 {
+				return usageError(cmd, fmt.Errorf("missing %s", strings.Join(missing, ", ")))
+			}
+			return status(fdlSet(files[0], service, field, value, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	if len(files) != 1 {
-		return usageError(stderr, fs, "give exactly one FDL file")
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var missing []string
-	for _, name := range []string{"service", "field", "value"} {
-		if !set[name] {
-			missing = append(missing, "--"+name)
-		}
-	}
-	if len(missing) > 0 {
-		return usageError(stderr, fs, "missing %s", strings.Join(missing, ", "))
-	}
-	doc, status := loadFDL(files[0], stderr)
+	cmd.Flags().StringVar(&service, "service", "", "service or Lambda function `name` (or cluster/name)")
+	cmd.Flags().StringVar(&field, "field", "", "field `path`, e.g. memory, expose.api_port, input[0].path")
+	cmd.Flags().StringVar(&value, "value", "", "new value as YAML, e.g. 2Gi")
+	return cmd
+}
+
+func fdlSet(file, service, field, value string, stdout, stderr io.Writer) int {
+	doc, status := loadFDL(file, stderr)
 	if doc == nil {
 		return status
 	}
-	edited, err := doc.Set(fdl.ParseRef(*service), *field, *value)
+	edited, err := doc.Set(fdl.ParseRef(service), field, value)
 	if err != nil {
 		fmt.Fprintf(stderr, "fdlstudio fdl set: %v\n", err)
 		return 1
@@ -263,45 +235,51 @@ func fdlSet(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func fdlMigrate(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("migrate", stderr)
-	to := fs.String("to", "", "target version (v4.1)")
-	write := fs.Bool("w", false, "write the result to the file instead of printing it")
-	files, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
+func fdlMigrateCmd() *cobra.Command {
+	var to string
+	var write bool
+	cmd := &cobra.Command{
+		Use:   "migrate FILE --to v4.1 [-w]",
+		Short: "Rewrite legacy forms to OSCAR v4.1 and list the changes",
+		Args:  fileArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if to != "v4.1" {
+				return usageError(cmd, errors.New("--to must be v4.1"))
+			}
+			return status(fdlMigrate(files[0], to, write, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	if len(files) != 1 {
-		return usageError(stderr, fs, "give exactly one FDL file")
-	}
-	if *to != "v4.1" {
-		return usageError(stderr, fs, "--to must be v4.1")
-	}
-	doc, status := loadFDL(files[0], stderr)
+	cmd.Flags().StringVar(&to, "to", "", "target version (v4.1)")
+	cmd.Flags().BoolVarP(&write, "write", "w", false, "write the result to the file instead of printing it")
+	return cmd
+}
+
+func fdlMigrate(file, to string, write bool, stdout, stderr io.Writer) int {
+	doc, status := loadFDL(file, stderr)
 	if doc == nil {
 		return status
 	}
-	migrated, changes, err := doc.Migrate(*to)
+	migrated, changes, err := doc.Migrate(to)
 	if err != nil {
 		fmt.Fprintf(stderr, "fdlstudio fdl migrate: %v\n", err)
 		return 1
 	}
 	for _, c := range changes {
-		fmt.Fprintf(stderr, "%s:%s\n", files[0], c)
+		fmt.Fprintf(stderr, "%s:%s\n", file, c)
 	}
 	if len(changes) == 0 {
-		fmt.Fprintf(stderr, "%s: already in the v4.1 form; nothing to change\n", files[0])
+		fmt.Fprintf(stderr, "%s: already in the v4.1 form; nothing to change\n", file)
 	}
-	if *write {
+	if write {
 		if len(changes) == 0 {
 			return 0
 		}
-		st, err := os.Stat(files[0])
+		st, err := os.Stat(file)
 		if err != nil {
 			fmt.Fprintf(stderr, "fdlstudio fdl migrate: %v\n", err)
 			return 1
 		}
-		if err := os.WriteFile(files[0], migrated.Bytes(), st.Mode().Perm()); err != nil {
+		if err := os.WriteFile(file, migrated.Bytes(), st.Mode().Perm()); err != nil {
 			fmt.Fprintf(stderr, "fdlstudio fdl migrate: %v\n", err)
 			return 1
 		}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,56 +9,53 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fdlstudio/fdlstudio/backends/local"
+	"github.com/fdlstudio/fdlstudio/web"
 )
 
-// runLocal implements `fdlstudio local credentials [--data-dir DIR]`: it
-// prints the local cluster's endpoint, user and password (from the files
-// the cluster keeps in its data dir), so oscar-cli and oscar-python can use
-// it like any OSCAR cluster.
-func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		localUsage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+// localCmd is "fdlstudio local".
+func localCmd(getenv func(string) string) *cobra.Command {
+	return group("local", "The embedded local cluster", "", localCredentialsCmd(getenv))
+}
+
+// localCredentialsCmd is "fdlstudio local credentials": it prints the
+// local cluster's endpoint, user and password (from the files the cluster
+// keeps in its data dir), so oscar-cli and oscar-python can use it like
+// any OSCAR cluster.
+func localCredentialsCmd(getenv func(string) string) *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "credentials [--data-dir DIR]",
+		Short: "Print the local cluster's endpoints, user, password and S3 keys",
+		Long: `Print the embedded local cluster's OSCAR endpoint, user and password (and
+its S3 endpoint and keys), for oscar-cli, oscar-python or any OSCAR client.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return localCredentials(dataDir, cmd.OutOrStdout())
+		},
 	}
-	if args[0] != "credentials" {
-		fmt.Fprintf(stderr, "fdlstudio local: unknown command %q\n\n", args[0])
-		localUsage(stderr)
-		return 2
-	}
-	fsFlags := flag.NewFlagSet("fdlstudio local credentials", flag.ContinueOnError)
-	fsFlags.SetOutput(stderr)
-	def := os.Getenv("FDLSTUDIO_DATA_DIR")
+	def := getenv("FDLSTUDIO_DATA_DIR")
 	if def == "" {
-		def = "data"
+		def = web.Defaults().DataDir
 	}
-	dataDir := fsFlags.String("data-dir", def, "FDL Studio's data dir (the local cluster keeps its files in <data-dir>/local)")
-	if err := fsFlags.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fsFlags.NArg() > 0 {
-		fmt.Fprintf(stderr, "fdlstudio local credentials: unexpected argument %q\n", fsFlags.Arg(0))
-		return 2
-	}
-	dir := local.DataDirIn(*dataDir)
+	cmd.Flags().StringVar(&dataDir, "data-dir", def, "FDL Studio's data dir (the local cluster keeps its files in <data-dir>/local)")
+	return cmd
+}
+
+func localCredentials(dataDir string, stdout io.Writer) error {
+	dir := local.DataDirIn(dataDir)
 	// Also accept the local cluster's own dir.
-	if _, err := os.Stat(filepath.Join(*dataDir, "credentials.json")); err == nil {
-		dir = *dataDir
+	if _, err := os.Stat(filepath.Join(dataDir, "credentials.json")); err == nil {
+		dir = dataDir
 	}
 	secrets, err := local.ReadSecrets(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			fmt.Fprintf(stderr, "fdlstudio local credentials: no local cluster in %s (start `fdlstudio serve --data-dir %s` once to create it)\n", dir, *dataDir)
-			return 1
+			return failure(fmt.Errorf("no local cluster in %s (start `fdlstudio serve --data-dir %s` once to create it)", dir, dataDir))
 		}
-		fmt.Fprintf(stderr, "fdlstudio local credentials: %v\n", err)
-		return 1
+		return failure(err)
 	}
 	endpoint := "(not running: start `fdlstudio serve` and run this again)"
 	s3 := endpoint
@@ -73,15 +68,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "s3 endpoint:   %s\n", s3)
 	fmt.Fprintf(stdout, "s3 access key: %s\n", secrets.S3AccessKey)
 	fmt.Fprintf(stdout, "s3 secret key: %s\n", secrets.S3SecretKey)
-	return 0
-}
-
-func localUsage(w io.Writer) {
-	fmt.Fprint(w, `Usage: fdlstudio local credentials [--data-dir DIR]
-
-Prints the embedded local cluster's OSCAR endpoint, user and password (and
-its S3 endpoint and keys), for oscar-cli, oscar-python or any OSCAR client.
-`)
+	return nil
 }
 
 // processAlive reports whether a process with this pid exists.

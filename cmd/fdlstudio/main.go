@@ -5,18 +5,23 @@
 //	fdlstudio fdl ...           validate, graph, export, edit FDL files
 //	fdlstudio clusters ...      import OSCAR cluster registrations
 //	fdlstudio local ...         the embedded local cluster
+//	fdlstudio completion SHELL  shell completion script
+//
+// Every command is a cobra command (root.go): flags go before or after
+// arguments, --help works everywhere, and the exit status is 0 on
+// success, 1 on failure or findings, 2 on bad input or usage.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fdlstudio/fdlstudio/app"
 	"github.com/fdlstudio/fdlstudio/web"
@@ -29,83 +34,48 @@ func main() {
 	os.Exit(code)
 }
 
-// command is a sub-command; it returns the process exit status.
-type command func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+// serveCmd is "fdlstudio serve"; the root command runs the same when no
+// sub-command is named, with the same flags.
+func serveCmd(getenv func(string) string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Run the FDL Studio server (the default command)",
+		Long: `Run the FDL Studio server until SIGINT or SIGTERM.
 
-// commands are the sub-commands besides serve.
-func commands() map[string]command {
-	return map[string]command{
-		"fdl":      runFDL,
-		"clusters": runClusters,
-		"local":    runLocal,
+Every flag can also be set as FDLSTUDIO_<NAME> in the environment (dashes as
+underscores) or as <name>: in the --config file. A flag wins over the
+environment, which wins over the file, which wins over the default.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, getenv) },
 	}
+	addSettingFlags(cmd.Flags())
+	return cmd
 }
 
-// run dispatches to a sub-command and returns the exit status: 0 success,
-// 1 failure, 2 bad usage or configuration.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	name := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		name, args = args[0], args[1:]
-	}
-	if name == "serve" {
-		return runServe(ctx, args, getenv, stderr)
-	}
-	if name == "help" {
-		usage(stdout)
-		return 0
-	}
-	cmd, ok := commands()[name]
-	if !ok {
-		fmt.Fprintf(stderr, "fdlstudio: unknown command %q\n\n", name)
-		usage(stderr)
-		return 2
-	}
-	return cmd(ctx, args, stdout, stderr)
-}
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, `Usage: fdlstudio [command] [flags]
-
-Commands:
-  serve       run the FDL Studio server (the default)
-  fdl         validate, graph, export and edit FDL files
-  clusters    import OSCAR cluster registrations
-  local       the embedded local cluster (credentials)
-  help        show this text
-
-Run "fdlstudio serve -h" for the server's flags.
-`)
-}
-
-// runServe parses the configuration, opens the server and serves until
-// the context ends (SIGINT/SIGTERM).
-func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	cfg, err := parseConfig(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
+// runServe builds the configuration from the command's flags, the
+// environment and the config file, opens FDL Studio and serves until the
+// context ends (SIGINT/SIGTERM).
+func runServe(cmd *cobra.Command, getenv func(string) string) error {
+	cfg, err := configFromFlags(cmd.Flags(), getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "fdlstudio: %v\n", err)
-		return 2
+		return usageError(cmd, err)
 	}
+	stderr := cmd.ErrOrStderr()
 	log := newLogger(cfg, stderr)
-	srv, err := app.Open(ctx, cfg, log)
+	srv, err := app.Open(cmd.Context(), cfg, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "fdlstudio: %v\n", err)
-		return 1
+		return failure(err)
 	}
 	fmt.Fprintf(stderr, "FDL Studio is running at %s (Ctrl-C to stop)\n", srv.URL())
-	if err := srv.Serve(ctx); err != nil {
-		fmt.Fprintf(stderr, "fdlstudio: %v\n", err)
-		return 1
+	if err := srv.Serve(cmd.Context()); err != nil {
+		return failure(err)
 	}
-	return 0
+	return nil
 }
 
 func newLogger(cfg web.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
-	level.UnmarshalText([]byte(cfg.LogLevel)) // validated by parseConfig
+	level.UnmarshalText([]byte(cfg.LogLevel)) // validated by configFromFlags
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
