@@ -1,6 +1,8 @@
 // Package backends is the contract between FDL Studio and the systems that run
-// its services: OSCAR clusters (backends/oscar), the embedded local cluster
-// (backends/local) and AWS (backends/scar).
+// its services: OSCAR clusters (backends/oscar) and the embedded local
+// cluster (backends/local). backends/clusters reads cluster registrations
+// from other tools' files; backends/backendstest is the contract suite every
+// Backend passes.
 //
 // The Backend interface is split into small role interfaces (Services, Jobs,
 // Storage, ...) so that a consumer can declare only the part it needs. Every

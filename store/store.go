@@ -1,6 +1,6 @@
-// Package store persists what FDL Studio must remember: users, sessions,
-// cluster registrations (their secrets encrypted at rest), workflows and
-// deployments.
+// Package store persists what FDL Studio must remember: users, sessions
+// and cluster registrations, with their secrets encrypted at rest (Sealer,
+// AES-256-GCM bound to each record by its associated data).
 //
 // Callers depend on the small interfaces declared where they are consumed;
 // this package names the errors every implementation returns and the

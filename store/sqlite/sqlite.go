@@ -1,7 +1,8 @@
 // Package sqlite is the default store of FDL Studio: one SQLite file in
 // the data directory, opened through a pure-Go driver (no cgo), in WAL
 // mode with a busy timeout, its schema migrated at start-up from the SQL
-// files embedded in migrations/.
+// files embedded in migrations/ (a migration that must re-seal secrets
+// has a Go step too, run in the same transaction).
 package sqlite
 
 import (
