@@ -206,7 +206,10 @@ func (r *Clusters) Update(ctx context.Context, oldName string, c store.Cluster) 
 		return err
 	}
 	defer tx.Rollback()
-	old, err := r.scan(tx.QueryRowContext(ctx, selectCluster+" WHERE owner_id = ? AND name = ?", c.OwnerID, oldName))
+	var old store.Cluster
+	var oldSealed string
+	err = tx.QueryRowContext(ctx, "SELECT id, kind, auth_kind, endpoint, credentials_sealed FROM clusters WHERE owner_id = ? AND name = ?",
+		c.OwnerID, oldName).Scan(&old.ID, &old.Kind, &old.AuthKind, &old.Endpoint, &oldSealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
 	}
@@ -220,8 +223,14 @@ func (r *Clusters) Update(ctx context.Context, oldName string, c store.Cluster) 
 	if err := checkAuthKind(c); err != nil {
 		return err
 	}
-	if c.AuthKind == store.AuthBasic && c.Password == "" && old.AuthKind == store.AuthBasic {
-		c.Password = old.Password
+	// The stored password is opened only when it is kept, so a row whose
+	// secret no longer opens can still be repaired with a new one.
+	if c.AuthKind == store.AuthBasic && c.Password == "" && old.AuthKind == store.AuthBasic && oldSealed != "" {
+		cred, err := r.open(oldSealed, old.ID, c.OwnerID, old.Kind, old.AuthKind, old.Endpoint)
+		if err != nil {
+			return fmt.Errorf("cluster %q: %w", oldName, err)
+		}
+		c.Password = cred.Password
 	}
 	sealed, err := r.seal(c)
 	if err != nil {
@@ -266,18 +275,27 @@ func (r *Clusters) scan(row scanner) (store.Cluster, error) {
 		return store.Cluster{}, err
 	}
 	if sealed != "" {
-		data, err := r.sealer.Open(sealed, credentialsPurpose(c.ID, c.OwnerID, c.Kind, c.AuthKind, c.Endpoint))
+		cred, err := r.open(sealed, c.ID, c.OwnerID, c.Kind, c.AuthKind, c.Endpoint)
 		if err != nil {
 			return store.Cluster{}, fmt.Errorf("cluster %q: %w", c.Name, err)
-		}
-		var cred credentials
-		if err := json.Unmarshal(data, &cred); err != nil {
-			return store.Cluster{}, fmt.Errorf("cluster %q: stored credentials: %w", c.Name, err)
 		}
 		c.Username, c.Password = cred.Username, cred.Password
 	}
 	c.CreatedAt, c.UpdatedAt = time.Unix(created, 0), time.Unix(updated, 0)
 	return c, nil
+}
+
+// open opens a row's sealed credentials.
+func (r *Clusters) open(sealed string, id, ownerID int64, kind, authKind, endpoint string) (credentials, error) {
+	var cred credentials
+	data, err := r.sealer.Open(sealed, credentialsPurpose(id, ownerID, kind, authKind, endpoint))
+	if err != nil {
+		return cred, err
+	}
+	if err := json.Unmarshal(data, &cred); err != nil {
+		return cred, fmt.Errorf("stored credentials: %w", err)
+	}
+	return cred, nil
 }
 
 // seal seals c's credentials, the fields its auth kind uses, bound to

@@ -113,11 +113,27 @@ func TestClusterCredentialsBoundToEndpoint(t *testing.T) {
 	if got, err := repo.Get(ctx, alice.ID, "egi"); !errors.Is(err, store.ErrUnseal) {
 		t.Fatalf("credentials opened for another endpoint: %+v, %v; want ErrUnseal", got, err)
 	}
+	// An edit that keeps the password cannot carry it over either.
+	keep := store.Cluster{OwnerID: alice.ID, Name: "egi", Endpoint: "https://evil.example", AuthKind: store.AuthBasic, Username: "oscar"}
+	if err := repo.Update(ctx, "egi", keep); !errors.Is(err, store.ErrUnseal) {
+		t.Fatalf("update keeping an unopenable password: %v, want ErrUnseal", err)
+	}
 	if _, err := db.SQL().ExecContext(ctx, "UPDATE clusters SET endpoint = 'https://oscar.example' WHERE id = ?", c.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := repo.Get(ctx, alice.ID, "egi"); err != nil || got.Password != "s3cret" || got.Username != "oscar" {
 		t.Fatalf("back on its endpoint: %+v, %v", got, err)
+	}
+	// A row whose secret does not open can be repaired with a new one.
+	if _, err := db.SQL().ExecContext(ctx, "UPDATE clusters SET endpoint = 'https://moved.example' WHERE id = ?", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	fix := store.Cluster{OwnerID: alice.ID, Name: "egi", Endpoint: "https://oscar.example", AuthKind: store.AuthBasic, Username: "oscar", Password: "new"}
+	if err := repo.Update(ctx, "egi", fix); err != nil {
+		t.Fatalf("repairing with a new password: %v", err)
+	}
+	if got, err := repo.Get(ctx, alice.ID, "egi"); err != nil || got.Password != "new" {
+		t.Fatalf("after repair: %+v, %v", got, err)
 	}
 	// The username is a credential too: not stored in the clear.
 	var raw string
