@@ -17,7 +17,9 @@ import (
 	"path/filepath"
 
 	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/backends/netguard"
+	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/handlers"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/store/sqlite"
@@ -138,10 +140,7 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			IsAdmin:        a.isAdmin,
 			AllowedHosts:   cfg.ClusterHosts,
 			SessionCluster: a.sessionCluster,
-			Guard:          a.guard,
-			// The backend registry (backends.Registry), which gives the
-			// Backend for a cluster record's kind, is built here and
-			// joins these dependencies.
+			Backends:       a.backends(),
 		},
 		Auth:          a.auth,
 		LocalUser:     a.localUser,
@@ -153,6 +152,15 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 	}
 	a.closers = append(a.closers, a.server.Close)
 	return a, nil
+}
+
+// backends is the registry of backend kinds this build reaches: OSCAR
+// clusters, and the embedded local cluster through its OSCAR API. Clusters
+// users chose are dialled through the guard.
+func (a *App) backends() *backends.Registry {
+	reg := backends.NewRegistry()
+	oscar.Register(reg, oscar.Options{Guard: a.guard})
+	return reg
 }
 
 // OpenStore prepares the data directory, loads (or on first run creates)
