@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -85,7 +84,7 @@ func ParseWithLimits(name string, data []byte, lim Limits) (doc *Document, err e
 				err = fail(1, 1, "the file is empty; %s", fdlShape)
 				return
 			}
-			line, col, msg := yamlErrorPosition(e)
+			line, col, msg := syntaxError(data, e)
 			err = fail(line, col, "not YAML: %s", msg)
 			return
 		}
@@ -93,7 +92,7 @@ func ParseWithLimits(name string, data []byte, lim Limits) (doc *Document, err e
 		if e := dec.Decode(&extra); e == nil {
 			err = fail(extra.Line, extra.Column, "the file holds more than one YAML document; an FDL file has exactly one")
 		} else if !errors.Is(e, io.EOF) {
-			line, col, msg := yamlErrorPosition(e)
+			line, col, msg := syntaxError(data, e)
 			err = fail(line, col, "not YAML: %s", msg)
 		}
 	}()
@@ -105,6 +104,9 @@ func ParseWithLimits(name string, data []byte, lim Limits) (doc *Document, err e
 	}
 	if e := checkSize(&file, lim); e != nil {
 		return nil, Diagnostics{{File: name, Line: e.line, Col: e.col, Severity: Error, Message: e.msg}}
+	}
+	if line, col, msg, dup := duplicateKey(&file); dup {
+		return nil, fail(line, col, "not YAML: %s", msg)
 	}
 	doc = &Document{name: name, src: data, root: file.Content[0], lines: lineStarts(data)}
 	if d := checkShape(name, doc.root); d != nil {
@@ -212,19 +214,6 @@ func checkShape(name string, root *yaml.Node) *Diagnostic {
 		return d(fns, "functions", fmt.Sprintf("`functions:` is a %s; it must be a mapping with `oscar:` and/or `aws:` lists", kindName(fns)))
 	}
 	return nil
-}
-
-// yamlErrorPosition pulls "line N" out of a yaml.v3 error message.
-func yamlErrorPosition(err error) (line, col int, msg string) {
-	msg = strings.TrimPrefix(err.Error(), "yaml: ")
-	line, col = 1, 1
-	if i := strings.Index(msg, "line "); i >= 0 {
-		var n int
-		if _, e := fmt.Sscanf(msg[i:], "line %d", &n); e == nil && n > 0 {
-			line = n
-		}
-	}
-	return line, col, msg
 }
 
 func kindName(n *yaml.Node) string {

@@ -35,6 +35,9 @@ func TestFDLValidateExitCodes(t *testing.T) {
 	}
 	bad := writeFile(t, "bad.yaml", "functions:\n  oscar:\n  - c1:\n      name: Bad_Name\n      image: img\n      script: s.sh\n")
 	notYAML := writeFile(t, "broken.yaml", "functions: [\n")
+	// A mapping indented one space less, 20 lines into a commented file:
+	// the refusal points at that line and its first character.
+	deep := writeFile(t, "deep.yaml", "# workflow\n#\nfunctions:\n  oscar:\n  - c1:\n"+strings.Repeat("      # note\n", 15)+"      name: ok\n     image: img\n")
 	tests := []struct {
 		name     string
 		args     []string
@@ -44,6 +47,7 @@ func TestFDLValidateExitCodes(t *testing.T) {
 		{"examples have no errors", append([]string{"validate"}, examples...), 0, "warning:"},
 		{"error with position", []string{"validate", bad}, 1, bad + ":4:13: error: service name \"Bad_Name\""},
 		{"not YAML", []string{"validate", notYAML}, 1, "error: not YAML"},
+		{"syntax error at its line", []string{"validate", deep}, 1, deep + ":22:6: error: not YAML: this line is indented by 5 spaces"},
 		{"unreadable file", []string{"validate", filepath.Join(t.TempDir(), "missing.yaml")}, 2, ""},
 		{"no files", []string{"validate"}, 2, ""},
 	}

@@ -1,0 +1,82 @@
+package fdl
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// breakExample returns a reference example with line n (1-based) replaced by
+// repl (none deletes it). old must be on that line, so the case notices when
+// the fixture changes under it.
+func breakExample(t *testing.T, file string, n int, old string, repl ...string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "examples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	if !strings.Contains(lines[n-1], old) {
+		t.Fatalf("%s:%d is %q, expected it to contain %q", file, n, lines[n-1], old)
+	}
+	var out []string
+	out = append(out, lines[:n-1]...)
+	for _, r := range repl {
+		out = append(out, r+"\n")
+	}
+	out = append(out, lines[n:]...)
+	return []byte(strings.Join(out, ""))
+}
+
+// TestSyntaxErrorPosition breaks the reference examples the way people do
+// and checks that the refusal points at the token where the structure
+// broke, not at the enclosing block or a comment.
+func TestSyntaxErrorPosition(t *testing.T) {
+	const (
+		scar = "scar_fdl-example.yaml" // 249 lines, mostly comments
+		mask = "mask-detector-workflow_mask-detector-workflow.yaml"
+	)
+	tests := []struct {
+		name      string
+		src       []byte
+		line, col int
+		msg       string
+	}{
+		{"mapping indented one space less, deep in a commented file",
+			breakExample(t, scar, 229, "      region: us-east-1", "     region: us-east-1"), 229, 6, "indented by 5 spaces"},
+		{"mapping indented one space more, deep in a commented file",
+			breakExample(t, scar, 240, "      secret_key: mpass", "       secret_key: mpass"), 240, 8, "indented by 7 spaces"},
+		{"tab indentation",
+			breakExample(t, mask, 16, "      name: mask-detector", "\tname: mask-detector"), 16, 1, "tab"},
+		{"unclosed quote",
+			breakExample(t, mask, 6, "      cpu: '1.0'", "      cpu: '1.0"), 6, 12, "opened here with ' is not closed"},
+		{"unclosed flow sequence",
+			breakExample(t, scar, 207, "        suffix:", "        suffix: [wav, srt"), 207, 17, "[ is never closed"},
+		{"key without colon",
+			breakExample(t, mask, 5, "      memory: 2Gi", "      memory 2Gi"), 5, 7, `"memory 2Gi" has no ':'`},
+		{"duplicate key",
+			breakExample(t, mask, 5, "      memory: 2Gi", "      memory: 2Gi", "      memory: 4Gi"), 6, 7, `key "memory" appears twice in this mapping (first at line 5)`},
+		{"stray list item in a mapping",
+			breakExample(t, scar, 237, "      verify: True", "      - verify: True"), 237, 7, "list item"},
+		{"second colon in a value",
+			breakExample(t, mask, 7, "      image: grycap/blurry-faces", "      image: grycap/blurry-faces: latest"), 7, 33, "second ': '"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("broken.yaml", tt.src)
+			var diags Diagnostics
+			if !errors.As(err, &diags) || len(diags) != 1 {
+				t.Fatalf("want one refusal diagnostic, got %v", err)
+			}
+			d := diags[0]
+			if d.Line != tt.line || d.Col != tt.col || !strings.Contains(d.Message, tt.msg) || !strings.HasPrefix(d.Message, "not YAML: ") {
+				t.Errorf("got %s\nwant broken.yaml:%d:%d with a message containing %q", d, tt.line, tt.col, tt.msg)
+			}
+			if lines := strings.Split(string(tt.src), "\n"); strings.HasPrefix(strings.TrimSpace(lines[d.Line-1]), "#") {
+				t.Errorf("points at a comment line: %q", lines[d.Line-1])
+			}
+		})
+	}
+}
