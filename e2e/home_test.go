@@ -50,7 +50,11 @@ func TestHomeRendersWithoutConsoleErrorsOrCSPViolations(t *testing.T) {
 	if got := Eval[string](tab, `document.documentElement.getAttribute("data-theme")`); got != first {
 		t.Errorf("theme after reload = %q, want %q", got, first)
 	}
-	Eval[any](tab, `localStorage.removeItem("fdlstudio-theme")`)
+	// The server rendered it from the cookie: no script needed to paint it.
+	if got := Eval[string](tab, `document.cookie`); !strings.Contains(got, "fdlstudio-theme="+first) {
+		t.Errorf("cookies = %q, want the theme choice", got)
+	}
+	Eval[any](tab, `document.cookie = "fdlstudio-theme=; Path=/; Max-Age=0"`)
 
 }
 

@@ -838,14 +838,14 @@ func ServiceFormBody(p ServiceFormProps) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 59, "\" name=\"script\" rows=\"8\" class=\"mono\" spellcheck=\"false\" required aria-invalid=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 59, "\" name=\"script\" rows=\"8\" class=\"mono\" spellcheck=\"false\" required data-code-editor=\"shell\" aria-invalid=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var32 string
 		templ_7745c5c3_Var32, templ_7745c5c3_Err = templruntime.NewAttributeExpression(sfInvalid(p.Errors, "script")).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/service_form.templ`, Line: 332, Col: 155}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/service_form.templ`, Line: 332, Col: 180}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var32)
 		if templ_7745c5c3_Err != nil {
@@ -858,7 +858,7 @@ func ServiceFormBody(p ServiceFormProps) templ.Component {
 		var templ_7745c5c3_Var33 string
 		templ_7745c5c3_Var33, templ_7745c5c3_Err = templruntime.NewAttributeExpression(sfDescribedBy(p.Errors, "script", "hint")).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/service_form.templ`, Line: 332, Col: 218}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/service_form.templ`, Line: 332, Col: 243}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var33)
 		if templ_7745c5c3_Err != nil {
@@ -871,7 +871,7 @@ func ServiceFormBody(p ServiceFormProps) templ.Component {
 		var templ_7745c5c3_Var34 string
 		templ_7745c5c3_Var34, templ_7745c5c3_Err = templ.JoinStringErrs(p.Form.Script)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/service_form.templ`, Line: 332, Col: 236}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/service_form.templ`, Line: 332, Col: 261}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var34))
 		if templ_7745c5c3_Err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
+
+	"github.com/fdlstudio/fdlstudio/templates"
 )
 
 // contentSecurityPolicy returns the CSP for one response. Scripts run only
@@ -32,7 +34,7 @@ func contentSecurityPolicy(nonce string) string {
 
 // securityHeaders sets the headers every response carries, and puts a
 // fresh CSP nonce into the request context where templ stamps it on the
-// <script> tags it renders.
+// <script> tags it renders, with the theme cookie the layout renders.
 func securityHeaders(hsts bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -52,7 +54,9 @@ func securityHeaders(hsts bool) echo.MiddlewareFunc {
 			}
 
 			req := c.Request()
-			c.SetRequest(req.WithContext(templ.WithNonce(req.Context(), nonce)))
+			ctx := templ.WithNonce(req.Context(), nonce)
+			ctx = templates.WithTheme(ctx, req)
+			c.SetRequest(req.WithContext(ctx))
 			return next(c)
 		}
 	}
