@@ -1868,14 +1868,14 @@ func ServiceYAMLPane(p ServiceFormProps) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 157, "<section id=\"sf-yaml\" class=\"panel sf-yaml\" aria-labelledby=\"sf-yaml-h\" data-testid=\"sf-yaml\"><h2 id=\"sf-yaml-h\">YAML</h2><p class=\"hint\" id=\"sf-yaml-hint\">The same service as an FDL file. Edit it and press Apply YAML to load it into the form.</p><textarea id=\"sf-yaml-text\" name=\"yaml\" rows=\"28\" class=\"mono\" spellcheck=\"false\" aria-describedby=\"sf-yaml-hint sf-diags\" aria-invalid=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 157, "<section id=\"sf-yaml\" class=\"panel sf-yaml\" aria-labelledby=\"sf-yaml-h\" data-testid=\"sf-yaml\"><h2 id=\"sf-yaml-h\">YAML</h2><p class=\"hint\" id=\"sf-yaml-hint\">The same service as an FDL file. Edit it and press Apply YAML to load it into the form.</p><textarea id=\"sf-yaml-text\" name=\"yaml\" rows=\"28\" class=\"mono\" spellcheck=\"false\" aria-labelledby=\"sf-yaml-h\" aria-describedby=\"sf-yaml-hint sf-diags\" aria-invalid=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var76 string
 		templ_7745c5c3_Var76, templ_7745c5c3_Err = templruntime.NewAttributeExpression(sfBool(p.YAMLError != "")).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/service_form.templ`, Line: 507, Col: 165}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/service_form.templ`, Line: 507, Col: 193}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var76)
 		if templ_7745c5c3_Err != nil {
@@ -1888,7 +1888,7 @@ func ServiceYAMLPane(p ServiceFormProps) templ.Component {
 		var templ_7745c5c3_Var77 string
 		templ_7745c5c3_Var77, templ_7745c5c3_Err = templ.JoinStringErrs(p.YAML)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/service_form.templ`, Line: 507, Col: 203}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/service_form.templ`, Line: 507, Col: 231}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var77))
 		if templ_7745c5c3_Err != nil {

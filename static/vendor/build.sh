@@ -58,7 +58,7 @@ cp "$cm/editor.src.js" ./editor.src.js
 npx --no-install esbuild editor.src.js --bundle --format=esm --minify \
   --target=es2020 --legal-comments=none --outfile="$cm/codemirror.min.js"
 {
-  echo "codemirror.min.js bundles these packages (MIT licence, below):"
+  echo "codemirror.min.js is built from these installed packages (all MIT, licence below):"
   npm ls --all --parseable --long 2>/dev/null | tr ':' ' ' | awk '{print $2}' |
     grep -E '^(@codemirror/|@lezer/|codemirror@|style-mod@|w3c-keyname@|crelt@|@marijn/)' | sort -u
   echo
