@@ -43,6 +43,11 @@ func syntaxError(data []byte, err error) (line, col int, msg string) {
 			return o.line, o.col, "the mapping opened here with { is never closed (missing '}')"
 		}
 	}
+	if len(data) > maxLocateBytes {
+		// Bisection parses the document ~log2(lines) times; past this size
+		// that is seconds, so take the parser's word for it.
+		return yamlLine(err, len(lines)), 1, ymsg
+	}
 	// The shortest prefix, cut at a safe line end, that fails to parse.
 	var cuts []int // prefix lengths in lines
 	for i := range lines {
@@ -152,6 +157,19 @@ func duplicateKey(n *yaml.Node) (line, col int, msg string, found bool) {
 	}
 	found = walk(n)
 	return line, col, msg, found
+}
+
+// maxLocateBytes bounds the documents whose syntax errors are located by
+// re-parsing prefixes (FDL files are a few KB; the largest upstream 11 KB).
+const maxLocateBytes = 256 << 10
+
+// yamlLine is the line yaml.v3 names in err, clamped to the document.
+func yamlLine(err error, lines int) int {
+	var n int
+	if m := yamlLinePrefix.FindStringSubmatch(err.Error()); m != nil && m[2] != "" {
+		fmt.Sscanf(m[2], "line %d", &n)
+	}
+	return min(max(n, 1), max(lines, 1))
 }
 
 var yamlLinePrefix = regexp.MustCompile(`^(yaml: )?(line \d+: )?`)

@@ -80,3 +80,34 @@ func TestSyntaxErrorPosition(t *testing.T) {
 		})
 	}
 }
+
+// A document too large to bisect cheaply is refused at the line the parser
+// names (BenchmarkParseSyntaxError measures the cost of locating).
+func TestSyntaxErrorLargeDocument(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("functions:\n  oscar:\n")
+	for b.Len() <= maxLocateBytes {
+		b.WriteString("  - c1:\n      name: svc\n      image: img\n")
+	}
+	b.WriteString("     bad: x\n")
+	_, err := Parse("big.yaml", []byte(b.String()))
+	var diags Diagnostics
+	if !errors.As(err, &diags) || !strings.Contains(diags[0].Message, "not YAML") || diags[0].Line < 1 || diags[0].Line > strings.Count(b.String(), "\n") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// BenchmarkParseSyntaxError is the cost of refusing the 249-line commented
+// reference example broken 229 lines down, located by bisection.
+func BenchmarkParseSyntaxError(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "examples", "scar_fdl-example.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	broken := []byte(strings.Replace(string(data), "      region: us-east-1\n  # MinIO", "     region: us-east-1\n  # MinIO", 1))
+	for b.Loop() {
+		if _, err := Parse("broken.yaml", broken); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
