@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/labstack/echo/v4"
 
+	"github.com/fdlstudio/fdlstudio/app"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -66,9 +67,9 @@ func BenchmarkFirstContentfulPaint(b *testing.B) {
 	cfg.DataDir = b.TempDir()
 	cfg.LocalCluster = "on"
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := web.Open(ctx, cfg, slog.New(slog.DiscardHandler), web.WithRoute(http.MethodGet, "/e2e/bare", func(c echo.Context) error {
+	srv, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), app.WithWeb(web.WithRoute(http.MethodGet, "/e2e/bare", func(c echo.Context) error {
 		return c.HTML(http.StatusOK, barePage)
-	}))
+	})))
 	if err != nil {
 		cancel()
 		b.Fatalf("starting FDL Studio: %v", err)
