@@ -1,18 +1,16 @@
 # FDL Studio. `make run` starts it, `make test` tests it.
 #
-# Needs Go (see go.mod) and, for the browser tests, Debian's chromium.
+# Needs Go (see go.mod) and, for the browser tests, Debian's chromium; the
+# sandbox tests of the local cluster need bubblewrap (bwrap). The S3 server
+# of the local cluster is built into fdlstudio: nothing else to build.
 # Nothing here needs Node or npm: front-end libraries are committed built.
 
 GO                ?= go
-VERSITYGW_VERSION := v1.8.0
 STATICCHECK       := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DATA_DIR          ?= $(CURDIR)/data
 BIN               := $(CURDIR)/bin
 
-# Tests and the server find the S3 server (versitygw) here.
-export FDLSTUDIO_VERSITYGW := $(BIN)/versitygw
-
-.PHONY: all build run test generate check-generated check-tidy lint bench screenshots clean bin/versitygw
+.PHONY: all build run test generate check-generated check-tidy lint bench screenshots clean
 
 all: build
 
@@ -20,20 +18,12 @@ all: build
 build:
 	$(GO) build -o $(BIN)/fdlstudio ./cmd/fdlstudio
 
-## bin/versitygw: the S3 server of the embedded local cluster, built from source
-$(BIN)/versitygw:
-	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
-
-ifneq ($(BIN),bin)
-bin/versitygw: $(BIN)/versitygw
-endif
-
 ## run: build and start FDL Studio at http://127.0.0.1:8080 with its data in ./data
-run: build $(BIN)/versitygw
+run: build
 	$(BIN)/fdlstudio serve --addr 127.0.0.1:8080 --data-dir $(DATA_DIR)
 
 ## test: every test: unit, handler, local cluster, and browser end-to-end
-test: $(BIN)/versitygw
+test:
 	$(GO) test -count=1 -timeout 20m ./...
 
 ## generate: regenerate templ components (*_templ.go are committed)
@@ -57,13 +47,13 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 ## bench: run every benchmark and print one table
-bench: $(BIN)/versitygw
+bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./... | tee $(CURDIR)/bench.out
 	@echo; echo "Benchmarks ($$(nproc) cores, $$(go env GOOS)/$$(go env GOARCH)):"
 	@awk '/^pkg:/ {pkg=$$2} /^Benchmark/ {line=sprintf("%-60s", $$1); for (i=3; i<NF; i+=2) line=line sprintf("  %14s %s", $$i, $$(i+1)); print line}' $(CURDIR)/bench.out
 
 ## screenshots: refresh the README screenshot from the browser tests
-screenshots: $(BIN)/versitygw
+screenshots:
 	FDLSTUDIO_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestSampleWorkflowRunsAndServicesPages' ./e2e/
 
 clean:

@@ -34,7 +34,8 @@ type Config struct {
 	// (with versitygw) the objects under s3/. Required.
 	DataDir string
 	// Addr is the API listen address; it must be a loopback address.
-	// Default "127.0.0.1:0" (a random port).
+	// Default "127.0.0.1:0": the port of the last run (saved in the data
+	// dir), or a free one the first time or when that one is taken.
 	Addr string
 	// Storage selects and configures the S3 server.
 	Storage StorageConfig
@@ -70,13 +71,13 @@ type Config struct {
 }
 
 // StorageConfig selects the S3 server. Kind "versitygw" (the default) runs
-// versitygw as a child process; kind "minio" uses an existing MinIO server.
+// versitygw, built into this program, as a child process; kind "minio"
+// uses an existing MinIO server.
 type StorageConfig struct {
 	Kind string
-	// VersityGW is the path of the versitygw binary; empty means
-	// $FDLSTUDIO_VERSITYGW, ./bin/versitygw, then $PATH.
-	VersityGW string
-	// Port is versitygw's loopback port (0 = random).
+	// Port is versitygw's loopback port. 0 (the default) keeps the port of
+	// the last run (saved in the data dir), or picks a free one the first
+	// time or when that one is taken.
 	Port int
 
 	// MinIO settings (kind "minio"). Endpoint is host:port.
@@ -123,6 +124,7 @@ type Cluster struct {
 	hookSrv    *http.Server
 	hookPath   string
 	endpoint   string
+	ports      savedPorts // what this run listens on, saved for the next
 
 	sem     chan struct{}
 	queue   *jobQueue
@@ -289,6 +291,7 @@ func (c *Cluster) Start(ctx context.Context) (err error) {
 		}
 	}()
 	c.baseCtx, c.stop = context.WithCancel(context.Background())
+	c.ports = readPorts(c.cfg.DataDir)
 
 	// 1. Event receiver: versitygw checks it at startup, so it comes first.
 	hookAddr := "127.0.0.1:0"
@@ -326,9 +329,16 @@ func (c *Cluster) Start(ctx context.Context) (err error) {
 	go c.dispatch()
 
 	// 4. API.
-	c.apiLn, err = net.Listen("tcp", c.cfg.Addr)
+	c.apiLn, err = listenStable(c.cfg.Addr, c.ports.API, "local cluster's API", c.log)
 	if err != nil {
 		return fmt.Errorf("local cluster: listen on %s: %w", c.cfg.Addr, err)
+	}
+	c.ports.API = c.apiLn.Addr().(*net.TCPAddr).Port
+	if c.cfg.Storage.Kind == StorageMinIO {
+		c.ports.S3 = 0
+	}
+	if err := writePorts(c.cfg.DataDir, c.ports); err != nil {
+		return fmt.Errorf("local cluster: save its ports: %w", err)
 	}
 	c.apiSrv = &http.Server{Handler: c.handler, ReadHeaderTimeout: 10 * time.Second}
 	c.wg.Add(1)
@@ -364,22 +374,16 @@ func (c *Cluster) startStorage(ctx context.Context) error {
 		c.s3Access, c.s3Secret = sc.AccessKey, sc.SecretKey
 		c.notify = &minioNotifier{arn: sc.WebhookARN}
 	default:
-		bin, err := FindVersityGW(c.cfg.Storage.VersityGW)
+		port, err := stablePort("127.0.0.1", c.cfg.Storage.Port, c.ports.S3, "local cluster's S3 server", c.log)
 		if err != nil {
 			return fmt.Errorf("local cluster: %w", err)
 		}
-		port := c.cfg.Storage.Port
-		if port == 0 {
-			if port, err = freeLoopbackPort(); err != nil {
-				return fmt.Errorf("local cluster: %w", err)
-			}
-		}
+		c.ports.S3 = port
 		c.s3Endpoint = "127.0.0.1:" + itoa(port)
 		c.s3Region = "us-east-1"
 		c.s3Access, c.s3Secret = c.secrets.S3AccessKey, c.secrets.S3SecretKey
 		c.notify = globalNotifier{}
 		c.gw = &gateway{
-			bin:        bin,
 			addr:       c.s3Endpoint,
 			dataDir:    filepath.Join(c.cfg.DataDir, "s3"),
 			metaDir:    filepath.Join(c.cfg.DataDir, "objmeta"),

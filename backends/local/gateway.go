@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,50 +17,49 @@ import (
 	"time"
 )
 
-// versitygwHint tells a user how to get the storage server binary.
-const versitygwHint = "build it with `make bin/versitygw` (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0), or set FDLSTUDIO_VERSITYGW to its path"
+// gatewayCommand is the hidden sub-command under which this program (or a
+// test binary linking this package) runs the S3 server: os.Args[1] of the
+// child. It is not a user command: the child also needs gatewayChildEnv
+// set and its configuration on file descriptor gatewayConfigFD.
+const gatewayCommand = "internal-s3-gateway"
 
-// FindVersityGW locates the versitygw binary: explicit (if not empty), then
-// $FDLSTUDIO_VERSITYGW, then ./bin/versitygw, then $PATH.
-func FindVersityGW(explicit string) (string, error) {
-	try := func(p, from string) (string, error) {
-		st, err := os.Stat(p)
-		if err != nil {
-			return "", fmt.Errorf("versitygw from %s: %w; %s", from, err, versitygwHint)
-		}
-		if st.IsDir() || st.Mode()&0o111 == 0 {
-			return "", fmt.Errorf("versitygw from %s: %s is not an executable file; %s", from, p, versitygwHint)
-		}
-		return filepath.Abs(p)
+// gatewayChildEnv marks the child's environment, so that nobody starts the
+// S3 server by typing the hidden command by accident.
+const gatewayChildEnv = "FDLSTUDIO_INTERNAL_CHILD"
+
+// gatewayConfigFD is the file descriptor on which the child reads its
+// configuration (a pipe). Secrets (the root keys and the event webhook URL,
+// whose path is a secret) travel there, never on the command line or in the
+// environment, so neither `ps` nor /proc/PID/cmdline or environ show them.
+const gatewayConfigFD = 3
+
+func init() {
+	// The S3 server child: the same executable, re-run. This has to happen
+	// before main (or a test binary's TestMain) parses its own flags.
+	if len(os.Args) == 2 && os.Args[1] == gatewayCommand && os.Getenv(gatewayChildEnv) == gatewayCommand {
+		os.Exit(runGatewayChild(os.NewFile(gatewayConfigFD, "s3-gateway-config"), os.Stderr))
 	}
-	if explicit != "" {
-		return try(explicit, "config")
-	}
-	if env := os.Getenv("FDLSTUDIO_VERSITYGW"); env != "" {
-		return try(env, "FDLSTUDIO_VERSITYGW")
-	}
-	if _, err := os.Stat(filepath.Join("bin", "versitygw")); err == nil {
-		return try(filepath.Join("bin", "versitygw"), "./bin")
-	}
-	// Beside the running program: `make run` builds both into bin/.
-	if exe, err := os.Executable(); err == nil {
-		if p := filepath.Join(filepath.Dir(exe), "versitygw"); p != exe {
-			if _, err := os.Stat(p); err == nil {
-				return try(p, "the program's directory")
-			}
-		}
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return filepath.Abs(p)
-	}
-	return "", fmt.Errorf("versitygw binary not found (looked at config, FDLSTUDIO_VERSITYGW, ./bin/versitygw, beside the program and PATH); %s", versitygwHint)
 }
 
-// gateway supervises a versitygw child process: it starts it, restarts it
-// with back-off if it dies unexpectedly, and stops it on close (SIGTERM,
-// then SIGKILL after stopTimeout).
+// gatewayChildConfig is what the parent writes on the child's config pipe.
+type gatewayChildConfig struct {
+	Addr       string `json:"addr"`
+	Region     string `json:"region"`
+	AccessKey  string `json:"access_key"`
+	SecretKey  string `json:"secret_key"`
+	DataDir    string `json:"data_dir"`
+	MetaDir    string `json:"meta_dir"`
+	WebhookURL string `json:"webhook_url,omitempty"`
+	FilterFile string `json:"filter_file,omitempty"`
+}
+
+// gateway supervises the S3 server child process: versitygw's posix
+// backend, embedded in this program (github.com/versity/versitygw/embedgw)
+// and run as a child because embedgw allows one gateway per process while a
+// process (a test binary, say) may run several local clusters. It starts
+// the child, restarts it with back-off if it dies unexpectedly, and stops
+// it on close (SIGTERM, then SIGKILL after stopTimeout).
 type gateway struct {
-	bin        string
 	addr       string // 127.0.0.1:port
 	dataDir    string // objects
 	metaDir    string // sidecar metadata
@@ -98,8 +97,10 @@ func (g *gateway) start() error {
 			return fmt.Errorf("create storage dir: %w", err)
 		}
 	}
-	if err := writeFileAtomic(g.filterFile, []byte(`{"s3:ObjectCreated:*": true}`+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write versitygw event filter: %w", err)
+	if g.filterFile != "" {
+		if err := writeFileAtomic(g.filterFile, []byte(`{"s3:ObjectCreated:*": true}`+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write the S3 server's event filter: %w", err)
+		}
 	}
 	return g.spawn()
 }
@@ -123,32 +124,50 @@ func (g *gateway) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("versitygw exited at startup: %s", out.tail())
+			return fmt.Errorf("the S3 server exited at startup: %s", out.tail())
 		case <-ctx.Done():
-			return fmt.Errorf("versitygw at %s did not accept connections within %s: %w; its output: %s", g.addr, timeout, err, out.tail())
+			return fmt.Errorf("the S3 server at %s did not accept connections within %s: %w; its output: %s", g.addr, timeout, err, out.tail())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
 func (g *gateway) spawn() error {
-	args := []string{
-		"--port", g.addr,
-		"--region", "us-east-1",
-		"--quiet",
-		"--event-webhook-url", g.webhookURL,
-		"--event-filter", g.filterFile,
-		"posix", "--sidecar", g.metaDir, g.dataDir,
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("start the S3 server: find this program's executable: %w", err)
 	}
-	cmd := exec.Command(g.bin, args...)
-	// Keys go through the environment, not argv, so `ps` does not show them.
-	cmd.Env = append(gatewayEnv(), "ROOT_ACCESS_KEY="+g.accessKey, "ROOT_SECRET_KEY="+g.secretKey)
+	conf, err := json.Marshal(gatewayChildConfig{
+		Addr: g.addr, Region: "us-east-1", AccessKey: g.accessKey, SecretKey: g.secretKey,
+		DataDir: g.dataDir, MetaDir: g.metaDir, WebhookURL: g.webhookURL, FilterFile: g.filterFile,
+	})
+	if err != nil {
+		return fmt.Errorf("start the S3 server: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("start the S3 server: config pipe: %w", err)
+	}
+	cmd := exec.Command(exe, gatewayCommand)
+	cmd.Env = append(gatewayEnv(), gatewayChildEnv+"="+gatewayCommand)
+	cmd.ExtraFiles = []*os.File{r} // fd 3 in the child
 	cmd.SysProcAttr = childAttrs()
 	out := &lineLogger{log: g.log}
 	cmd.Stdout = out
 	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start versitygw %s: %w", g.bin, err)
+	err = cmd.Start()
+	r.Close()
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("start the S3 server (%s %s): %w", exe, gatewayCommand, err)
+	}
+	// The config is far smaller than a pipe's buffer: this never blocks.
+	_, werr := w.Write(conf)
+	w.Close()
+	if werr != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return fmt.Errorf("start the S3 server: write its config: %w", werr)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -158,19 +177,19 @@ func (g *gateway) spawn() error {
 		closing := g.closing
 		g.mu.Unlock()
 		if !closing {
-			g.log.Error("versitygw exited unexpectedly", "err", err)
+			g.log.Error("the S3 server exited unexpectedly", "err", err)
 		}
 		close(exited)
 	}()
 	g.mu.Lock()
 	g.cmd, g.exited, g.out = cmd, exited, out
 	g.mu.Unlock()
-	g.log.Info("versitygw started", "pid", cmd.Process.Pid, "addr", g.addr)
+	g.log.Info("S3 server started", "pid", cmd.Process.Pid, "addr", g.addr)
 	return nil
 }
 
 // gatewayEnv returns the only variables of this process's environment the
-// versitygw child gets: PATH, HOME, TMPDIR and LANG, those that are set.
+// S3 server child gets: PATH, HOME, TMPDIR and LANG, those that are set.
 // Anything else may be a secret of the server (FDLSTUDIO_OIDC_CLIENT_SECRET,
 // cloud keys) or configure versitygw behind the cluster's back (VGW_*,
 // ROOT_*).
@@ -209,7 +228,7 @@ func (g *gateway) supervise() {
 				return
 			}
 			if err := g.spawn(); err != nil {
-				g.log.Error("restart versitygw", "err", err)
+				g.log.Error("restart the S3 server", "err", err)
 				backoff = min(backoff*2, 30*time.Second)
 				continue
 			}
@@ -243,7 +262,7 @@ func (g *gateway) close() error {
 	select {
 	case <-exited:
 	case <-time.After(timeout):
-		g.log.Warn("versitygw did not stop after SIGTERM; killing it", "pid", pid)
+		g.log.Warn("the S3 server did not stop after SIGTERM; killing it", "pid", pid)
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		<-exited
 	}
@@ -314,7 +333,7 @@ func (l *lineLogger) emit(line string) {
 	if line == "" {
 		return
 	}
-	l.log.Debug("versitygw", "line", line)
+	l.log.Debug("s3 server", "line", line)
 	if len(l.last) == 5 {
 		l.last = l.last[1:]
 	}

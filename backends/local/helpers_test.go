@@ -18,36 +18,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// versitygwForTest finds the storage binary or fails the test with the
-// install hint: tests never skip.
-func versitygwForTest(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("FDLSTUDIO_VERSITYGW"); p != "" {
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			p := filepath.Join(d, "bin", "versitygw")
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-			break
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	p, err := FindVersityGW("")
-	if err != nil {
-		t.Fatalf("versitygw is needed for the local cluster tests: run `make bin/versitygw` at the repository root (%v)", err)
-	}
-	return p
-}
-
 // startCluster starts a cluster on a fresh data dir; it is closed when the
 // test ends.
 func startCluster(t testing.TB, cfg Config) *Cluster {
@@ -55,7 +25,6 @@ func startCluster(t testing.TB, cfg Config) *Cluster {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	cfg.Storage.VersityGW = versitygwForTest(t)
 	level := slog.LevelWarn
 	if os.Getenv("LOCAL_TEST_DEBUG") != "" {
 		level = slog.LevelDebug

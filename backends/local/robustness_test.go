@@ -142,7 +142,7 @@ func TestStartRemovesStaleWorkDirs(t *testing.T) {
 	}
 }
 
-func TestVersityGWGetsOnlyAllowListedEnvironment(t *testing.T) {
+func TestS3ServerGetsNoSecretOnCommandLineOrEnvironment(t *testing.T) {
 	const secret = "oidc-secret-that-must-not-leak"
 	t.Setenv("FDLSTUDIO_OIDC_CLIENT_SECRET", secret)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
@@ -150,32 +150,45 @@ func TestVersityGWGetsOnlyAllowListedEnvironment(t *testing.T) {
 	c := startCluster(t, Config{})
 	pid := c.gw.pid()
 	if pid == 0 {
-		t.Fatal("versitygw has no process")
+		t.Fatal("the S3 server has no process")
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"); len(got) != 2 || got[1] != gatewayCommand {
+		t.Errorf("S3 server command line = %q, want this program and %q", got, gatewayCommand)
+	}
 	got := map[string]string{}
-	for _, kv := range strings.Split(string(b), "\x00") {
+	for _, kv := range strings.Split(string(environ), "\x00") {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			got[k] = v
 		}
 	}
-	allowed := map[string]bool{"PATH": true, "HOME": true, "TMPDIR": true, "LANG": true, "ROOT_ACCESS_KEY": true, "ROOT_SECRET_KEY": true}
+	allowed := map[string]bool{"PATH": true, "HOME": true, "TMPDIR": true, "LANG": true, gatewayChildEnv: true}
 	for k, v := range got {
 		if !allowed[k] {
-			t.Errorf("versitygw environment has %s (value hidden); want only %v", k, allowed)
+			t.Errorf("S3 server environment has %s (value hidden); want only %v", k, allowed)
 		}
 		if strings.Contains(v, secret) {
-			t.Errorf("versitygw environment variable %s carries the server's secret", k)
+			t.Errorf("S3 server environment variable %s carries the server's secret", k)
 		}
 	}
 	_, access, secretKey := c.S3()
-	if got["ROOT_ACCESS_KEY"] != access || got["ROOT_SECRET_KEY"] != secretKey {
-		t.Errorf("versitygw did not get the cluster's S3 keys in ROOT_ACCESS_KEY and ROOT_SECRET_KEY")
+	hookSecret := strings.TrimPrefix(c.hookPath, "/events/")
+	for name, s := range map[string]string{"S3 access key": access, "S3 secret key": secretKey, "event webhook secret": hookSecret} {
+		if len(s) < 8 {
+			t.Fatalf("%s %q is too short to be a secret", name, s)
+		}
+		if strings.Contains(string(cmdline), s) || strings.Contains(string(environ), s) {
+			t.Errorf("the %s is on the S3 server's command line or in its environment", name)
+		}
 	}
 	if got["PATH"] != os.Getenv("PATH") {
-		t.Errorf("versitygw PATH = %q, want this process's %q", got["PATH"], os.Getenv("PATH"))
+		t.Errorf("S3 server PATH = %q, want this process's %q", got["PATH"], os.Getenv("PATH"))
 	}
 }
