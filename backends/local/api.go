@@ -565,6 +565,11 @@ func (c *Cluster) handleJob(w http.ResponseWriter, r *http.Request) {
 	}
 	bucket, key, _ := parseS3Event(body)
 	j, err := c.submit(svc.Name, body, bucket, key)
+	if errors.Is(err, ErrQueueFull) {
+		w.Header().Set("Retry-After", "10")
+		textError(w, http.StatusTooManyRequests, "create job: "+err.Error())
+		return
+	}
 	if err != nil {
 		textError(w, http.StatusInternalServerError, "create job: "+err.Error())
 		return

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,6 +58,11 @@ type Config struct {
 	MaxLogBytes int64
 	// MaxBodyBytes bounds /job and /run request bodies. Default 64 MiB.
 	MaxBodyBytes int64
+	// MaxQueuedJobs bounds the jobs waiting for a worker slot: past it, a
+	// /job request gets 429 and a storage event is dropped (logged, and
+	// counted by QueueStats), so an event flood is not stored for ever.
+	// Default 1000.
+	MaxQueuedJobs int
 	// JobListingLimit is the page size of job lists (OSCAR's
 	// JOB_LISTING_LIMIT). Default 70.
 	JobListingLimit int
@@ -126,13 +132,15 @@ type Cluster struct {
 	endpoint   string
 	ports      savedPorts // what this run listens on, saved for the next
 
-	sem     chan struct{}
-	queue   *jobQueue
-	runMu   sync.Mutex
-	running map[string]context.CancelCauseFunc // job name → cancel
-	baseCtx context.Context
-	stop    context.CancelFunc
-	wg      sync.WaitGroup
+	sem      chan struct{}
+	queue    *jobQueue
+	submitMu sync.Mutex   // makes the queue cap check and the push one step
+	dropped  atomic.Int64 // jobs refused because the queue was full
+	runMu    sync.Mutex
+	running  map[string]context.CancelCauseFunc // job name → cancel
+	baseCtx  context.Context
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
 
 	mu        sync.Mutex
 	started   bool
@@ -199,6 +207,9 @@ func New(cfg Config, logger *slog.Logger) (*Cluster, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 20
+	}
+	if cfg.MaxQueuedJobs <= 0 {
+		cfg.MaxQueuedJobs = 1000
 	}
 	if cfg.JobListingLimit <= 0 {
 		cfg.JobListingLimit = 70
@@ -526,8 +537,24 @@ func jobName(svc string) string {
 	return prefix + "-" + uuid.NewString()
 }
 
-// submit records a Pending job and queues it.
+// ErrQueueFull is returned when MaxQueuedJobs jobs are already waiting.
+var ErrQueueFull = errors.New("the local cluster's job queue is full")
+
+// QueueStats reports how many jobs wait for a worker slot and how many were
+// refused since the start because the queue was full.
+func (c *Cluster) QueueStats() (queued int, dropped int64) {
+	return c.queue.len(), c.dropped.Load()
+}
+
+// submit records a Pending job and queues it, unless MaxQueuedJobs jobs
+// already wait (ErrQueueFull).
 func (c *Cluster) submit(svc string, event []byte, bucket, key string) (jobRecord, error) {
+	c.submitMu.Lock()
+	defer c.submitMu.Unlock()
+	if n := c.queue.len(); n >= c.cfg.MaxQueuedJobs {
+		c.dropped.Add(1)
+		return jobRecord{}, fmt.Errorf("%w: %d jobs are waiting (MaxQueuedJobs %d); try again when some have run", ErrQueueFull, n, c.cfg.MaxQueuedJobs)
+	}
 	j := jobRecord{
 		Name:    jobName(svc),
 		Service: svc,
@@ -548,13 +575,16 @@ func (c *Cluster) submit(svc string, event []byte, bucket, key string) (jobRecor
 func (c *Cluster) dispatch() {
 	defer c.wg.Done()
 	for {
-		ref, ok := c.queue.pop(c.baseCtx)
-		if !ok {
-			return
-		}
+		// A slot first, then a job: a job stays in the queue (and counts
+		// against MaxQueuedJobs) until a worker can take it.
 		select {
 		case c.sem <- struct{}{}:
 		case <-c.baseCtx.Done():
+			return
+		}
+		ref, ok := c.queue.pop(c.baseCtx)
+		if !ok {
+			<-c.sem
 			return
 		}
 		c.wg.Add(1)
@@ -678,8 +708,8 @@ func (c *Cluster) workRoot() string {
 // jobRef names a queued job.
 type jobRef struct{ svc, name string }
 
-// jobQueue is an unbounded FIFO of jobs waiting for a worker slot, so that
-// accepting a job never blocks on running ones.
+// jobQueue is a FIFO of jobs waiting for a worker slot, so that accepting
+// a job never blocks on running ones; submit bounds it.
 type jobQueue struct {
 	mu     sync.Mutex
 	items  []jobRef
@@ -724,6 +754,12 @@ func (q *jobQueue) pop(ctx context.Context) (jobRef, bool) {
 	}
 }
 
+func (q *jobQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
 func (q *jobQueue) close() {
 	q.mu.Lock()
 	q.closed = true
@@ -752,7 +788,9 @@ func (c *Cluster) handleStorageEvent(w http.ResponseWriter, r *http.Request) {
 				if !parseBucketPath(in.Path).matches(ev.bucket, ev.key) {
 					continue
 				}
-				if _, err := c.submit(svc.Name, ev.body, ev.bucket, ev.key); err != nil {
+				if _, err := c.submit(svc.Name, ev.body, ev.bucket, ev.key); errors.Is(err, ErrQueueFull) {
+					c.log.Warn("storage event dropped: no job created for the upload", "service", svc.Name, "bucket", ev.bucket, "key", ev.key, "reason", err)
+				} else if err != nil {
 					c.log.Error("create job for upload", "service", svc.Name, "bucket", ev.bucket, "key", ev.key, "err", err)
 				}
 				break
