@@ -40,7 +40,9 @@ func localClusterEnabled(cfg web.Config) (bool, error) {
 // <data-dir>/local and registers it as the shared cluster "local". The
 // cluster (and its S3 server child process) stops when the app closes.
 func (s *App) startLocalCluster(ctx context.Context) error {
-	lc, err := local.New(local.Config{DataDir: filepath.Join(s.cfg.DataDir, "local")}, s.log)
+	// With a login method, several people share this host: jobs run in a
+	// sandbox with limits (New refuses to start without bubblewrap).
+	lc, err := local.New(local.Config{DataDir: filepath.Join(s.cfg.DataDir, "local"), Sandbox: s.cfg.AuthConfigured()}, s.log)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -66,6 +67,18 @@ type Config struct {
 	// JobListingLimit is the page size of job lists (OSCAR's
 	// JOB_LISTING_LIMIT). Default 70.
 	JobListingLimit int
+	// Sandbox runs every script under bubblewrap (bwrap): new PID, IPC and
+	// UTS namespaces, a private /tmp, the system dirs read-only and, of the
+	// rest of the file system, only the job's working dir; so a script
+	// sees neither the data dir (keys, database, credentials) nor the
+	// server's or the S3 server's processes. Limits apply too. New fails
+	// when bwrap is missing. For multi-user deployments; off, scripts run
+	// as the server's user with its view of the machine.
+	Sandbox bool
+	// Limits are the resource limits of a sandboxed job. Zero fields get
+	// defaults: CPU time JobTimeout, memory 4 GiB of address space per
+	// process, 512 processes, files up to MaxWorkDirBytes.
+	Limits JobLimits
 	// Shell runs the scripts. Default /bin/sh.
 	Shell string
 	// Version is reported by /system/info. Default "v3.6.4": the newest
@@ -132,6 +145,7 @@ type Cluster struct {
 	endpoint   string
 	ports      savedPorts // what this run listens on, saved for the next
 
+	bwrap    string // bubblewrap's path when Config.Sandbox
 	sem      chan struct{}
 	queue    *jobQueue
 	submitMu sync.Mutex   // makes the queue cap check and the push one step
@@ -214,6 +228,27 @@ func New(cfg Config, logger *slog.Logger) (*Cluster, error) {
 	if cfg.JobListingLimit <= 0 {
 		cfg.JobListingLimit = 70
 	}
+	var bwrap string
+	if cfg.Sandbox {
+		if bwrap, err = FindBwrap(); err != nil {
+			return nil, fmt.Errorf("local cluster: %w", err)
+		}
+		if _, err := exec.LookPath("prlimit"); err != nil {
+			return nil, fmt.Errorf("local cluster: prlimit (util-linux) sets the limits of sandboxed jobs and is not installed: %w", err)
+		}
+		if cfg.Limits.CPUSeconds <= 0 {
+			cfg.Limits.CPUSeconds = int64(max(cfg.JobTimeout/time.Second, 1))
+		}
+		if cfg.Limits.MemoryBytes <= 0 {
+			cfg.Limits.MemoryBytes = 4 << 30
+		}
+		if cfg.Limits.Processes <= 0 {
+			cfg.Limits.Processes = 512
+		}
+		if cfg.Limits.FileBytes <= 0 {
+			cfg.Limits.FileBytes = cfg.MaxWorkDirBytes
+		}
+	}
 	if cfg.Shell == "" {
 		cfg.Shell = "/bin/sh"
 	}
@@ -244,6 +279,7 @@ func New(cfg Config, logger *slog.Logger) (*Cluster, error) {
 		sem:      make(chan struct{}, cfg.MaxConcurrency),
 		queue:    newJobQueue(),
 		running:  map[string]context.CancelCauseFunc{},
+		bwrap:    bwrap,
 	}
 	c.handler = c.routes()
 	return c, nil

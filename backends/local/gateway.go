@@ -36,8 +36,13 @@ const gatewayConfigFD = 3
 func init() {
 	// The S3 server child: the same executable, re-run. This has to happen
 	// before main (or a test binary's TestMain) parses its own flags.
+	// gatewayChildEnv names which internal command the child is.
 	if len(os.Args) == 2 && os.Args[1] == gatewayCommand && os.Getenv(gatewayChildEnv) == gatewayCommand {
 		os.Exit(runGatewayChild(os.NewFile(gatewayConfigFD, "s3-gateway-config"), os.Stderr))
+	}
+	// The wrapper of a job's script (see jobWrapperCommand).
+	if len(os.Args) > 2 && os.Args[1] == jobWrapperCommand && os.Getenv(gatewayChildEnv) == jobWrapperCommand {
+		os.Exit(runJobWrapper(os.Args[2:]))
 	}
 }
 

@@ -5,8 +5,12 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,4 +147,142 @@ func TestJobQueueIsBounded(t *testing.T) {
 	if got := len(a.jobs("slow").Jobs); got != 3 {
 		t.Errorf("%d jobs recorded after the flood, want 3", got)
 	}
+}
+
+// runScript creates a service with script and env, runs one job, waits
+// for it to end and returns its status and log.
+func runScript(t *testing.T, a *api, name, script string, env map[string]string) (string, string) {
+	t.Helper()
+	a.must(201, "POST", "/system/services", mustMarshal(t, map[string]any{
+		"name": name, "image": "alpine", "script": script,
+		"environment": map[string]any{"variables": env},
+	}))
+	a.must(201, "POST", "/job/"+name, nil)
+	job := a.lastHead.Get(jobNameHeader)
+	r := a.waitJobs(name, 30*time.Second, func(r jobsResponse) bool {
+		return r.Jobs[job].Status == StatusSucceeded || r.Jobs[job].Status == StatusFailed
+	})
+	return r.Jobs[job].Status, string(a.must(200, "GET", "/system/logs/"+name+"/"+job, nil))
+}
+
+// peekScript tries to read the local cluster's key file and this
+// process's environment, and counts the processes it can see.
+const peekScript = `if cat "$KEYFILE" >/dev/null 2>&1; then echo key=READABLE; else echo key=hidden; fi
+if cat /proc/$SERVERPID/environ >/dev/null 2>&1; then echo environ=READABLE; else echo environ=hidden; fi
+echo datadir=$(ls -A "$DATADIR" | tr '\n' ' ')
+if test -e "$TMPMARKER"; then echo tmp=SHARED; else echo tmp=private; fi
+`
+
+func TestSandboxHidesDataDirAndServerEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	marker, err := os.CreateTemp("/tmp", "fdlstudio-sandbox-marker-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker.Close()
+	t.Cleanup(func() { os.Remove(marker.Name()) })
+	env := map[string]string{
+		"KEYFILE": filepath.Join(dir, credentialsFile), "DATADIR": dir, "SERVERPID": strconv.Itoa(os.Getpid()),
+		"TMPMARKER": marker.Name(),
+	}
+	// Without the sandbox (single-user mode) the script sees it all: the
+	// check below can fail.
+	open := startCluster(t, Config{DataDir: filepath.Join(dir, "open")})
+	env["KEYFILE"] = filepath.Join(dir, "open", credentialsFile)
+	_, log := runScript(t, newAPI(t, open), "peek", peekScript, env)
+	if !strings.Contains(log, "key=READABLE") || !strings.Contains(log, "environ=READABLE") || !strings.Contains(log, "tmp=SHARED") {
+		t.Fatalf("without the sandbox the script should read the key file and the environment; log:\n%s", log)
+	}
+
+	env["KEYFILE"] = filepath.Join(dir, credentialsFile)
+	c := startCluster(t, Config{DataDir: dir, Sandbox: true})
+	status, log := runScript(t, newAPI(t, c), "peek", peekScript, env)
+	if status != StatusSucceeded {
+		t.Fatalf("sandboxed job %s; log:\n%s", status, log)
+	}
+	// Of the data dir, only the path down to the job's working dir exists.
+	lines := map[string]bool{}
+	for _, l := range strings.Split(log, "\n") {
+		lines[strings.TrimSpace(l)] = true
+	}
+	for _, want := range []string{"key=hidden", "environ=hidden", "datadir=work", "tmp=private"} {
+		if !lines[want] {
+			t.Errorf("sandboxed job's log lacks the line %q:\n%s", want, log)
+		}
+	}
+}
+
+func TestSandboxedJobHitsItsMemoryLimit(t *testing.T) {
+	c := startCluster(t, Config{Sandbox: true, Limits: JobLimits{MemoryBytes: 256 << 20}})
+	status, log := runScript(t, newAPI(t, c), "hog", `awk 'BEGIN { s = "a"; while (1) s = s s }'`+"\n", nil)
+	if status != StatusFailed {
+		t.Errorf("memory hog %s, want %s", status, StatusFailed)
+	}
+	if !strings.Contains(log, "hit its memory limit of 268435456 bytes") {
+		t.Errorf("the log does not say the job hit its memory limit:\n%s", log)
+	}
+}
+
+func TestSetsidGrandchildDiesWithItsJob(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script string
+		stop   bool // delete the job while it runs
+	}{
+		{"finished", "setsid sh -c 'echo $$ > \"$PIDFILE\"; exec sleep 600' &\nsleep 1\necho done\n", false},
+		{"deleted", "setsid sh -c 'echo $$ > \"$PIDFILE\"; exec sleep 600' &\nsleep 600\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t, Config{})
+			a := newAPI(t, c)
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			a.must(201, "POST", "/system/services", mustMarshal(t, map[string]any{
+				"name": "daemon", "image": "alpine", "script": tc.script,
+				"environment": map[string]any{"variables": map[string]string{"PIDFILE": pidFile}},
+			}))
+			a.must(201, "POST", "/job/daemon", nil)
+			job := a.lastHead.Get(jobNameHeader)
+			pid := readPID(t, pidFile)
+			if sid := sessionOf(t, pid); sid != pid {
+				t.Fatalf("grandchild %d is in session %d, want its own", pid, sid)
+			}
+			if tc.stop {
+				a.must(204, "DELETE", "/system/logs/daemon/"+job, nil)
+			} else {
+				a.waitJobs("daemon", 15*time.Second, func(r jobsResponse) bool { return r.Jobs[job].Status == StatusSucceeded })
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for alive(pid) {
+				if time.Now().After(deadline) {
+					syscall.Kill(pid, syscall.SIGKILL)
+					t.Fatalf("setsid grandchild %d still alive 5s after its job ended", pid)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+func TestSandboxNeedsBwrap(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := New(Config{DataDir: t.TempDir(), Sandbox: true}, nil)
+	if err == nil || !strings.Contains(err.Error(), "bubblewrap (bwrap) is not installed") {
+		t.Errorf("New without bwrap: %v, want a refusal naming bubblewrap", err)
+	}
+}
+
+// sessionOf reads a process's session id from /proc.
+func sessionOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	sid, err := strconv.Atoi(f[3]) // state ppid pgrp session
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: %q", pid, s)
+	}
+	return sid
 }

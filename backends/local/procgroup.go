@@ -62,8 +62,7 @@ wait:
 			}
 		}
 		if killedBy != nil {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			<-waited
+			stopLeader(pid, waited)
 			break wait
 		}
 	}
@@ -74,6 +73,24 @@ wait:
 		return -1, killedBy, nil
 	}
 	return cmd.ProcessState.ExitCode(), nil, nil
+}
+
+// leaderStopDelay bounds how long the leader (the job wrapper) may take to
+// kill the job's processes when asked to stop, before the group is killed.
+const leaderStopDelay = 3 * time.Second
+
+// stopLeader asks the group leader, the job wrapper, to stop: it kills
+// every process of the job, including those that left the group (setsid),
+// which only it can find, then exits. If it has not within leaderStopDelay,
+// the group is killed. It returns once the leader has been waited for.
+func stopLeader(pid int, waited <-chan error) {
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	select {
+	case <-waited:
+	case <-time.After(leaderStopDelay):
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-waited
+	}
 }
 
 // outputPipes are the pipes carrying a child's stdout and stderr.

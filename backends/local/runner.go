@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -175,9 +174,12 @@ func (c *Cluster) execute(ctx context.Context, work string, spec runSpec) (runRe
 
 	shell := c.cfg.Shell
 	lg.Printf("Running script of service '%s'", spec.svc.Name)
-	cmd := exec.Command(shell, scriptPath)
+	cmd, err := c.jobCommand(work, scriptPath)
+	if err != nil {
+		return res, err
+	}
 	cmd.Dir = work
-	cmd.Env = env
+	cmd.Env = append(env, gatewayChildEnv+"="+jobWrapperCommand)
 	cmd.SysProcAttr = childAttrs()
 	var stdout io.Writer = lg
 	if spec.stdout != nil {
