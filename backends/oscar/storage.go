@@ -388,7 +388,14 @@ func (c *Client) minio(ctx context.Context) (*minio.Client, error) {
 		Region:       p.Region,
 		Transport:    tr,
 		BucketLookup: minio.BucketLookupPath,
-		MaxRetries:   1, // no retries: see the package doc
+		// One retry, which minio-go only makes when it can rewind the body
+		// (a folder marker, a byte slice; never a streamed upload): S3
+		// servers that close every connection after one response
+		// (versitygw, the local cluster's, does) now and then reset a
+		// fresh connection before the request's first write, and
+		// net/http does not replay a PUT. That was the 502 "broken pipe"
+		// on creating a folder.
+		MaxRetries: 2,
 	})
 	if err != nil {
 		return nil, c.err(op, backends.KindUnavailable, "", err)
