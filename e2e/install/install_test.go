@@ -40,7 +40,7 @@ func repoRoot(t *testing.T) string {
 
 // goInstall installs ./cmd/fdlstudio into a fresh GOPATH's bin, offline
 // (GOPROXY=off: the modules come from the shared module cache), and
-// returns the binary's path.
+// returns the binary's path. go.mod is used as committed (-mod=readonly).
 func goInstall(t *testing.T, root string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -62,7 +62,7 @@ func goInstall(t *testing.T, root string) string {
 		"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"),
 		"GOPATH=" + gopath, "GOBIN=" + gobin,
 		"GOMODCACHE=" + env("GOMODCACHE"), "GOCACHE=" + env("GOCACHE"),
-		"GOPROXY=off", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local",
+		"GOPROXY=off", "GOFLAGS=-mod=readonly -buildvcs=false", "GOTOOLCHAIN=local",
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go install ./cmd/fdlstudio: %v\n%s", err, out)
