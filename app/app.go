@@ -141,6 +141,7 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			AllowedHosts:   cfg.ClusterHosts,
 			SessionCluster: a.sessionCluster,
 			Backends:       a.backends(),
+			Sealer:         a.sealer,
 		},
 		Auth:          a.auth,
 		LocalUser:     a.localUser,

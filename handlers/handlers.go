@@ -7,6 +7,7 @@ package handlers
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 
 	"github.com/fdlstudio/fdlstudio/auth"
@@ -45,6 +46,11 @@ type Deps struct {
 	SessionCluster func(ctx context.Context) (store.Cluster, bool)
 	// Limits bound concurrent uploads and zips (zero: the defaults).
 	Limits Limits
+	// Sealer encrypts what the server hands the browser to keep for it
+	// (the service form's hidden state, which may hold credentials the
+	// user pasted), so no credential reaches a page in clear. nil: a key
+	// made for this process (forms then do not survive a restart).
+	Sealer *store.Sealer
 }
 
 // Handler serves the pages and fragments of FDL Studio.
@@ -59,6 +65,7 @@ type Handler struct {
 	session      func(ctx context.Context) (store.Cluster, bool)
 	backends     backendRegistry
 	transfers    *transferLimits
+	sealer       *store.Sealer
 }
 
 // backendRegistry builds the backend of a cluster registration, acting
@@ -83,9 +90,26 @@ func New(d Deps) *Handler {
 		s.Available = d.Served != nil && d.Served(s.Href)
 		nav[i] = s
 	}
+	sealer := d.Sealer
+	if sealer == nil {
+		sealer = processSealer()
+	}
 	return &Handler{
 		log: d.Log, nav: nav,
 		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
-		backends: d.Backends, transfers: newTransferLimits(d.Limits),
+		backends: d.Backends, transfers: newTransferLimits(d.Limits), sealer: sealer,
 	}
+}
+
+// processSealer seals with a random key that lives as long as the process.
+func processSealer() *store.Sealer {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		panic("handlers: no randomness for a sealing key: " + err.Error()) // crypto/rand never fails on Linux
+	}
+	s, err := store.NewSealer(key)
+	if err != nil {
+		panic("handlers: " + err.Error()) // a 32-byte key is always valid
+	}
+	return s
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -88,7 +89,7 @@ func (h *Handler) saveService(c echo.Context, editing bool) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	f, errs := readServiceForm(c)
+	f, errs := h.readServiceForm(c)
 	var names []string
 	if editing {
 		if f.Cluster != c.Param("cluster") || f.Name != c.Param("name") {
@@ -112,8 +113,9 @@ func (h *Handler) saveService(c echo.Context, editing bool) error {
 		p.Errors[k] = v // the form's own message wins over the YAML's
 	}
 	serviceform.DiagErrors(&p)
-	if len(p.Errors) > 0 || serviceform.HasErrors(p.Diags) {
-		if len(p.Errors) == 0 {
+	formLevelErrors(&p)
+	if len(p.Errors) > 0 || p.FormError != "" || serviceform.HasErrors(p.Diags) {
+		if len(p.Errors) == 0 && p.FormError == "" {
 			p.FormError = "The service has errors; they are listed under the YAML."
 		}
 		return Render(c, http.StatusUnprocessableEntity, templates.ServiceFormPage(p))
@@ -158,7 +160,7 @@ func (h *Handler) PreviewService(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, errs := readServiceForm(c)
+	f, errs := h.readServiceForm(c)
 	editing := c.FormValue("editing") == "1"
 	var names []string
 	if editing {
@@ -210,6 +212,7 @@ func (h *Handler) PreviewService(c echo.Context) error {
 	for k, v := range errs {
 		p.Errors[k] = v
 	}
+	formLevelErrors(&p)
 	if sfIsHTMX(c) {
 		// 200 even when the YAML was refused: htmx only swaps 2xx
 		// answers, and the refusal must replace the form body to be seen.
@@ -236,6 +239,7 @@ func (h *Handler) serviceFormProps(c echo.Context, clusters []string, editing bo
 		Chrome: h.Chrome(c, title, "/services"), Clusters: clusters, Editing: editing, Form: f,
 		Errors: map[string]string{}, Providers: serviceform.Providers(f),
 	}
+	p.Form.Carry = h.sealCarry(c, f.Carry)
 	y, diags, err := serviceform.Pane(f, editing, prev)
 	if err != nil {
 		p.YAMLError = "The form could not be written as YAML: " + err.Error()
@@ -255,13 +259,14 @@ func sfClusterNames(list []store.Cluster) []string {
 
 // readServiceForm reads the posted form as typed, including an uploaded
 // script file; errs holds what could not be read at all (the file).
-func readServiceForm(c echo.Context) (templates.ServiceForm, map[string]string) {
+func (h *Handler) readServiceForm(c echo.Context) (templates.ServiceForm, map[string]string) {
 	errs := map[string]string{}
 	values, err := c.FormParams()
 	if err != nil {
 		values = url.Values{}
 	}
 	f := serviceform.FromValues(values)
+	f.Carry = h.openCarry(c, f.Carry)
 	if fh, err := c.FormFile("script_file"); err == nil && fh.Size > 0 {
 		script, msg := serviceform.ReadScriptFile(fh.Size, func() (io.ReadCloser, error) { return fh.Open() })
 		if msg != "" {
@@ -271,4 +276,49 @@ func readServiceForm(c echo.Context) (templates.ServiceForm, map[string]string) 
 		}
 	}
 	return f, errs
+}
+
+// formLevelErrors moves the errors that belong to no field (the hidden
+// state) to the notice at the top of the form, where they are seen.
+func formLevelErrors(p *templates.ServiceFormProps) {
+	if msg, ok := p.Errors["carry"]; ok {
+		delete(p.Errors, "carry")
+		p.FormError = msg
+	}
+}
+
+// The form's hidden state (the carry) holds the parts of a service the form
+// has no fields for, credentials among them, so the browser only ever holds
+// it sealed with the server's key, bound to the user.
+func carryAD(c echo.Context) string {
+	id := int64(0)
+	if u, err := currentUser(c); err == nil {
+		id = u.ID
+	}
+	return "service-form-carry:" + strconv.FormatInt(id, 10)
+}
+
+func (h *Handler) sealCarry(c echo.Context, carry string) string {
+	if carry == "" {
+		return ""
+	}
+	sealed, err := h.sealer.Seal([]byte(carry), carryAD(c))
+	if err != nil {
+		return "" // no randomness: drop the state rather than show it
+	}
+	return sealed
+}
+
+// openCarry returns the carry in clear; one that does not open (tampered,
+// another user's, or sealed before a restart with a process key) becomes
+// text that serviceform.ToService reports as damaged state.
+func (h *Handler) openCarry(c echo.Context, sealed string) string {
+	if sealed == "" {
+		return ""
+	}
+	plain, err := h.sealer.Open(sealed, carryAD(c))
+	if err != nil {
+		return "\x00"
+	}
+	return string(plain)
 }

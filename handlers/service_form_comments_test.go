@@ -46,7 +46,7 @@ storage_providers:
 // every comment and the order of its keys: exactly one line changes.
 func TestServiceFormKeepsComments(t *testing.T) {
 	env := newFormEnv(t)
-	form := fullForm()
+	form := env.fullForm()
 	form.Set("op", "apply-yaml")
 	form.Set("yaml", commentedFDL)
 	rec := env.do(http.MethodPost, "/services/preview", form, false)

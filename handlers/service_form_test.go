@@ -45,12 +45,28 @@ type formEnv struct {
 	e       *echo.Echo
 	cluster *oscartest.Server
 	client  backends.Backend
+	sealer  *store.Sealer
+}
+
+// seal seals a form carry as the server does for the test's user (ID 1).
+func (env *formEnv) seal(carry []byte) string {
+	env.t.Helper()
+	s, err := env.sealer.Seal(carry, "service-form-carry:1")
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	return s
 }
 
 func newFormEnv(t *testing.T) *formEnv {
 	t.Helper()
 	cl := oscartest.NewServer(t, oscartest.Options{})
+	sealer, err := store.NewSealer(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := New(Deps{
+		Sealer:   sealer,
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Clusters: noClusters{},
 		Backends: oscartest.Registry(nil),
@@ -88,7 +104,7 @@ func newFormEnv(t *testing.T) *formEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &formEnv{t: t, e: e, cluster: cl, client: client}
+	return &formEnv{t: t, e: e, cluster: cl, client: client, sealer: sealer}
 }
 
 func (env *formEnv) do(method, target string, form url.Values, htmx bool) *httptest.ResponseRecorder {
@@ -155,7 +171,7 @@ func fullService() *backends.Service {
 
 // fullForm is fullService as a browser posts the form (the parts without
 // fields ride in the carry).
-func fullForm() url.Values {
+func (env *formEnv) fullForm() url.Values {
 	s := fullService()
 	carry, _ := json.Marshal(backends.Service{StorageProviders: s.StorageProviders, Clusters: s.Clusters, Federation: s.Federation, Kserve: s.Kserve, Extra: s.Extra})
 	return url.Values{
@@ -181,7 +197,7 @@ func fullForm() url.Values {
 		"mount.storage_provider": {"minio.default"}, "mount.path": {"full/data"}, "mount.options": {"--read-only"},
 		"volume.name": {"vol"}, "volume.size": {"1Gi"}, "volume.mount_path": {"/data"}, "volume.lifecycle_policy": {"retain"},
 		"file_stage_in": {"on"}, "interlink_node_name": {"vk-node"},
-		"carry": {string(carry)},
+		"carry": {env.seal(carry)},
 	}
 }
 
@@ -345,7 +361,7 @@ func cmpOrValue(v string, has bool, def string) string {
 // which reads back as the same service; secret values never appear.
 func TestServiceFormToYAML(t *testing.T) {
 	env := newFormEnv(t)
-	rec := env.do(http.MethodPost, "/services/preview", fullForm(), true)
+	rec := env.do(http.MethodPost, "/services/preview", env.fullForm(), true)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("preview: %d\n%s", rec.Code, rec.Body)
 	}
@@ -405,7 +421,7 @@ func TestServiceYAMLToFormToCluster(t *testing.T) {
 	s := fullService()
 	carry, _ := json.Marshal(backends.Service{StorageProviders: s.StorageProviders, Clusters: s.Clusters})
 	post := url.Values{
-		"cluster": {"local"}, "op": {"apply-yaml"}, "yaml": {string(y)}, "carry": {string(carry)},
+		"cluster": {"local"}, "op": {"apply-yaml"}, "yaml": {string(y)}, "carry": {env.seal(carry)},
 		"environment.secrets.n": {"1"}, "environment.secrets[0].key": {"API_TOKEN"}, "environment.secrets[0].value": {"s3cr3t-value"},
 	}
 	rec := env.do(http.MethodPost, "/services/preview", post, false)
@@ -447,7 +463,7 @@ func TestServiceYAMLToFormToCluster(t *testing.T) {
 // with the YAML's line:col; nothing reaches the cluster.
 func TestServiceFormFieldErrors(t *testing.T) {
 	env := newFormEnv(t)
-	form := fullForm()
+	form := env.fullForm()
 	form.Set("memory", "lots")
 	form.Set("expose.max_scale", "three")
 	form.Set("output[1].storage_provider", "s3.undeclared")
@@ -491,7 +507,7 @@ func TestServiceFormFieldErrors(t *testing.T) {
 // the new row focused; with htmx, the form body only.
 func TestServiceFormRowsWithoutJS(t *testing.T) {
 	env := newFormEnv(t)
-	form := fullForm()
+	form := env.fullForm()
 	form.Set("op", "add:output")
 	rec := env.do(http.MethodPost, "/services/preview", form, false)
 	if rec.Code != http.StatusOK {
@@ -509,7 +525,7 @@ func TestServiceFormRowsWithoutJS(t *testing.T) {
 		t.Error("the new row is not focused")
 	}
 
-	form = fullForm()
+	form = env.fullForm()
 	form.Set("op", "remove:output:0")
 	rec = env.do(http.MethodPost, "/services/preview", form, true)
 	page = rec.Body.String()
@@ -543,7 +559,7 @@ func TestServiceFormBadYAML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			form := fullForm()
+			form := env.fullForm()
 			form.Set("op", "apply-yaml")
 			form.Set("yaml", tt.yaml)
 			rec := env.do(http.MethodPost, "/services/preview", form, true)
@@ -587,7 +603,7 @@ func TestServiceFormHostileYAMLShapes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			form := fullForm()
+			form := env.fullForm()
 			form.Set("op", "apply-yaml")
 			form.Set("yaml", tt.yaml)
 			rec := env.do(http.MethodPost, "/services/preview", form, false)
@@ -704,6 +720,78 @@ func TestServiceFormEditHidesCredentials(t *testing.T) {
 	form = formValues(t, rec.Body.String())
 	form.Set("environment.secrets[0].value", "s3cr3t-value")
 	keptAfter("saving after Apply YAML", env.do(http.MethodPost, "/services/local/full", form, false))
+}
+
+// TestServiceCreateKeepsPastedCredentialsOffThePage: credentials a user
+// pastes into the YAML pane of the new-service form reach the cluster, yet
+// never come back to the browser in clear, not even in the form's hidden
+// state; a tampered hidden state is refused.
+func TestServiceCreateKeepsPastedCredentialsOffThePage(t *testing.T) {
+	env := newFormEnv(t)
+	yamlText := `functions:
+  oscar:
+  - local:
+      name: withcreds
+      image: alpine
+      script: echo hi
+      memory: 256Mi
+      cpu: '0.5'
+      input:
+      - storage_provider: minio.ext
+        path: withcreds/in
+      output:
+      - storage_provider: s3.aws
+        path: bucket/out
+storage_providers:
+  minio:
+    ext:
+      endpoint: https://minio.example.org
+      verify: true
+      access_key: minio-access-1
+      secret_key: minio-secret-1
+      region: us-east-1
+  s3:
+    aws:
+      access_key: AKIA-S3-ACCESS
+      secret_key: s3-secret-key
+      region: eu-west-1
+`
+	rec := env.do(http.MethodPost, "/services/preview", url.Values{"cluster": {"local"}, "op": {"apply-yaml"}, "yaml": {yamlText}}, false)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("apply: %d\n%s", rec.Code, rec.Body)
+	}
+	page := rec.Body.String()
+	for _, v := range []string{"minio-access-1", "minio-secret-1", "AKIA-S3-ACCESS", "s3-secret-key"} {
+		if strings.Contains(page, v) {
+			t.Errorf("the form page holds the pasted credential %q", v)
+		}
+	}
+	form := formValues(t, page)
+	if form.Get("carry") == "" {
+		t.Fatal("the form has no hidden state for the storage providers")
+	}
+
+	tampered := url.Values{}
+	for k, v := range form {
+		tampered[k] = v
+	}
+	c := []byte(form.Get("carry"))
+	c[len(c)-2] ^= 1
+	tampered.Set("carry", string(c))
+	if rec := env.do(http.MethodPost, "/services", tampered, false); rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "hidden state is damaged") {
+		t.Errorf("a tampered hidden state: %d, want 422 saying it is damaged", rec.Code)
+	}
+
+	if rec := env.do(http.MethodPost, "/services", form, false); rec.Code != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", rec.Code, rec.Body)
+	}
+	got, err := env.client.GetService(context.Background(), "withcreds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp := got.StorageProviders; sp == nil || sp.MinIO["ext"].SecretKey != "minio-secret-1" || sp.S3["aws"].SecretKey != "s3-secret-key" {
+		t.Errorf("the cluster did not get the pasted credentials: %+v", got.StorageProviders)
+	}
 }
 
 // stubGetter answers GetService with a fixed service.
@@ -891,7 +979,7 @@ func TestServiceCreateRefusedByCluster(t *testing.T) {
 	if err := env.client.CreateService(context.Background(), fullService()); err != nil {
 		t.Fatal(err)
 	}
-	rec := env.do(http.MethodPost, "/services", fullForm(), false)
+	rec := env.do(http.MethodPost, "/services", env.fullForm(), false)
 	if rec.Code != http.StatusUnprocessableEntity {
 		t.Fatalf("duplicate create: %d, want 422", rec.Code)
 	}
@@ -904,7 +992,7 @@ func TestServiceCreateRefusedByCluster(t *testing.T) {
 	if got := formValues(t, page).Get("environment.secrets[0].value"); got != "s3cr3t-value" {
 		t.Errorf("secret after refusal = %q", got)
 	}
-	form := fullForm()
+	form := env.fullForm()
 	form.Set("cluster", "not-mine")
 	form.Set("name", "other")
 	rec = env.do(http.MethodPost, "/services", form, false)
@@ -940,7 +1028,7 @@ func TestServiceFormScriptUpload(t *testing.T) {
 	post := func(op, content string, htmx bool) *httptest.ResponseRecorder {
 		var body bytes.Buffer
 		mw := multipart.NewWriter(&body)
-		for k, vs := range fullForm() {
+		for k, vs := range env.fullForm() {
 			for _, v := range vs {
 				mw.WriteField(k, v)
 			}
