@@ -18,7 +18,7 @@ all: build
 build:
 	$(GO) build -o $(BIN)/fdlstudio ./cmd/fdlstudio
 
-## run: build and start FDL Studio at http://127.0.0.1:8080 with its data in ./data
+## run: build and start FDL Studio on 127.0.0.1:8080 with its data in ./data; it prints the URL to open (with its start token)
 run: build
 	$(BIN)/fdlstudio serve --addr 127.0.0.1:8080 --data-dir $(DATA_DIR)
 

@@ -38,7 +38,10 @@ type App struct {
 	// localUser is the one user of local single-user mode, nil when a
 	// login method is configured.
 	localUser *auth.User
-	auth      *auth.Manager
+	// localToken is the start token of local single-user mode (see
+	// OpenURL); it is shown only in the start-up line.
+	localToken string
+	auth       *auth.Manager
 
 	// sharedClusters are the clusters everyone sees: the operator's and
 	// the embedded local cluster.
@@ -102,6 +105,9 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			return nil, err
 		}
 		a.localUser = &auth.User{ID: u.ID, Issuer: u.Issuer, Subject: u.Subject, Name: u.Name, Mode: auth.ModeLocal}
+		if a.localToken, err = loadOrCreateLocalToken(cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 
 	// Authentication: OpenID Connect discovery happens here, so a wrong
@@ -113,7 +119,7 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 	a.auth, err = auth.New(ctx, auth.Config{
 		OIDC: oidcCfg, OSCARLogin: cfg.OSCARLogin, OSCARHosts: cfg.OSCARLoginHosts, OSCARGuard: a.guard,
 		PublicURL: cfg.PublicURL, Key: key, IdleTimeout: cfg.SessionIdleTimeout, MaxAge: cfg.SessionMaxAge,
-		LocalUser: a.localUser, Log: log,
+		LocalUser: a.localUser, LocalToken: a.localToken, Admins: cfg.Admins, Log: log,
 	}, a.db, a.sealer)
 	if err != nil {
 		return nil, err

@@ -2,10 +2,14 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -29,7 +33,7 @@ func localClusterEnabled(cfg web.Config) (bool, error) {
 	case "on":
 		if cfg.AuthConfigured() && len(cfg.Admins) == 0 {
 			return false, errors.New("--local-cluster on: the local cluster runs scripts on this host as the server's user; " +
-				"with a login method configured it is only for administrators: name them with --admins (e-mails or OIDC subjects)")
+				"with a login method configured it is only for administrators: name them with --admins, each as " + auth.AdminFormat)
 		}
 		return true, nil
 	}
@@ -104,25 +108,58 @@ func healthCheck(url string, insecure bool) func(context.Context) error {
 	}
 }
 
-// isAdmin reports whether u is an administrator: in local single-user
-// mode the one user is; otherwise users who logged in through OpenID
-// Connect and are named in --admins by e-mail (any case) or subject. An
-// OSCAR basic login never makes an admin: its user name is whatever the
-// endpoint it was checked against accepts.
-func (s *App) isAdmin(u *auth.User) bool {
-	if u == nil {
-		return false
-	}
-	if u.Mode == auth.ModeLocal {
-		return true
-	}
-	if u.Mode != auth.ModeOIDC {
-		return false
-	}
-	for _, a := range s.cfg.Admins {
-		if (u.Email != "" && strings.EqualFold(a, u.Email)) || a == u.Subject {
-			return true
+// isAdmin reports whether u is an administrator (auth.Manager.IsAdmin).
+func (s *App) isAdmin(u *auth.User) bool { return s.auth.IsAdmin(u) }
+
+// localTokenFile keeps the start token of local single-user mode in the
+// data directory, so a bookmarked start URL keeps working across
+// restarts. Deleting it makes the next start choose a new token, which
+// locks out every browser that had the old one.
+const localTokenFile = "local-token"
+
+// loadOrCreateLocalToken returns the start token kept in dataDir,
+// creating it (0600, 32 random bytes) on first use.
+func loadOrCreateLocalToken(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, localTokenFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		tok := strings.TrimSpace(string(data))
+		if len(tok) < 32 {
+			return "", fmt.Errorf("start token file %s is damaged (too short): delete it and FDL Studio makes a new one", path)
 		}
+		return tok, nil
 	}
-	return false
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading the start token of local mode: %w", err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(b)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("saving the start token of local mode: %w", err)
+	}
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		os.Remove(path)
+		return "", fmt.Errorf("saving the start token of local mode: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("saving the start token of local mode: %w", err)
+	}
+	return tok, nil
+}
+
+// OpenURL is the URL to open in local single-user mode, with the start
+// token (auth.LocalURL); "" with a login method. main prints it once, in
+// the start-up line meant for the person who started the server; it is
+// never logged.
+func (s *App) OpenURL() string {
+	if s.localToken == "" {
+		return ""
+	}
+	return auth.LocalURL(s.URL(), s.localToken)
 }

@@ -38,14 +38,36 @@ func newTestServer(t testing.TB, opts ...web.Option) (*App, *bytes.Buffer) {
 	return srv, &logs
 }
 
+// do serves req as the browser of the person who started the server:
+// in local single-user mode it carries the cookie of the start token
+// (see unlock).
 func do(t *testing.T, srv *App, req *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
+	unlock(srv, req)
 	rec := httptest.NewRecorder()
-	if req.Host == "example.com" { // httptest's default: address us as a browser on this machine would
-		req.Host = "127.0.0.1"
-	}
 	srv.server.Handler().ServeHTTP(rec, req)
 	return rec
+}
+
+// unlock addresses req to this machine as a browser on it would, and in
+// local single-user mode gives it the cookie that the printed start URL
+// sets, got the way a browser gets it.
+func unlock(srv *App, req *http.Request) {
+	if req.Host == "example.com" { // httptest's default
+		req.Host = "127.0.0.1"
+	}
+	if srv.localToken == "" || req.URL.Query().Has(auth.LocalTokenParam) {
+		return
+	}
+	start := httptest.NewRequest(http.MethodGet, "/?"+auth.LocalTokenParam+"="+srv.localToken, nil)
+	start.Host = req.Host
+	rec := httptest.NewRecorder()
+	srv.server.Handler().ServeHTTP(rec, start)
+	for _, ck := range rec.Result().Cookies() {
+		if strings.HasPrefix(ck.Name, "fdlstudio_local_") {
+			req.AddCookie(ck)
+		}
+	}
 }
 
 func TestHomeHasSecurityHeaders(t *testing.T) {
@@ -281,7 +303,9 @@ func TestServeShutsDownGracefully(t *testing.T) {
 
 	got := make(chan string, 1)
 	go func() {
-		resp, err := http.Get(srv.URL() + "/slow")
+		req, _ := http.NewRequest(http.MethodGet, srv.URL()+"/slow", nil)
+		unlock(srv, req)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			got <- "error: " + err.Error()
 			return
@@ -444,27 +468,6 @@ func TestLocalModeAnswersOnlyToLocalHostNames(t *testing.T) {
 		req.Host = host
 		if rec := do(t, srv, req); rec.Code != want {
 			t.Errorf("Host %s: %d, want %d", host, rec.Code, want)
-		}
-	}
-}
-
-func TestIsAdmin(t *testing.T) {
-	s := &App{cfg: web.Config{Admins: []string{"Root@Example.org", "sub-123"}}}
-	tests := []struct {
-		u    *auth.User
-		want bool
-	}{
-		{nil, false},
-		{&auth.User{Mode: auth.ModeLocal}, true},
-		{&auth.User{Mode: auth.ModeOIDC, Email: "root@example.org"}, true},
-		{&auth.User{Mode: auth.ModeOIDC, Subject: "sub-123"}, true},
-		{&auth.User{Mode: auth.ModeOIDC, Subject: "sub-456", Email: "alice@example.org"}, false},
-		// An OSCAR login's user name is whatever some endpoint accepted.
-		{&auth.User{Mode: auth.ModeOSCAR, Subject: "sub-123", Email: "root@example.org"}, false},
-	}
-	for _, tt := range tests {
-		if got := s.isAdmin(tt.u); got != tt.want {
-			t.Errorf("isAdmin(%+v) = %v, want %v", tt.u, got, tt.want)
 		}
 	}
 }

@@ -39,24 +39,36 @@ func TestSafeRedirect(t *testing.T) {
 }
 
 func TestVOsFromEntitlements(t *testing.T) {
-	got := VOsFromEntitlements([]string{
+	ents := []string{
 		"urn:mace:egi.eu:group:vo.access.egi.eu:role=member#aai.egi.eu",
 		"urn:mace:egi.eu:group:vo.access.egi.eu:role=vm_operator#aai.egi.eu",
-		"URN:MACE:EGI.EU:GROUP:Biomed:sub:role=member#aai.egi.eu",
-		"urn:mace:egi.eu:group:cryoem#aai.egi.eu",
+		"URN:MACE:EGI.EU:GROUP:Biomed:sub:role=member#aai.egi.eu", // a subgroup counts for its VO
+		"urn:mace:egi.eu:group:cryoem#aai.egi.eu",                 // no role: no membership
+		"urn:mace:egi.eu:group:ops:role=vm_operator#aai.egi.eu",   // another role
+		"urn:mace:egi.eu:group:fake:role=member:x#aai.egi.eu",     // the role must be the last part
+		"urn:mace:egi.eu:group:role=member#aai.egi.eu",            // no VO
 		"urn:mace:egi.eu:group:#aai.egi.eu",
 		"urn:mace:egi.eu:aai.egi.eu:member@vo.example",
 		"urn:geant:example.org:group:other",
-	})
-	want := []string{"biomed", "cryoem", "vo.access.egi.eu"}
-	if !slices.Equal(got, want) {
-		t.Errorf("VOs = %q, want %q", got, want)
 	}
-	if got := VOsFromEntitlements(nil); len(got) != 0 {
+	for _, tt := range []struct {
+		roles, want []string
+	}{
+		{nil, []string{"biomed", "vo.access.egi.eu"}},
+		{[]string{"member"}, []string{"biomed", "vo.access.egi.eu"}},
+		{[]string{"VM_Operator"}, []string{"ops", "vo.access.egi.eu"}},
+		{[]string{"member", "vm_operator"}, []string{"biomed", "ops", "vo.access.egi.eu"}},
+		{[]string{"owner"}, nil},
+	} {
+		if got := VOsFromEntitlements(ents, tt.roles); !slices.Equal(got, tt.want) {
+			t.Errorf("roles %q: VOs = %q, want %q", tt.roles, got, tt.want)
+		}
+	}
+	if got := VOsFromEntitlements(nil, nil); len(got) != 0 {
 		t.Errorf("no entitlements: %q", got)
 	}
-	claims := map[string]any{"entitlements": []any{"urn:mace:egi.eu:group:a#x", 7}, "eduperson_entitlement": "urn:mace:egi.eu:group:b#x"}
-	if got := VOsFromEntitlements(entitlementsClaim(claims)); !slices.Equal(got, []string{"a", "b"}) {
+	claims := map[string]any{"entitlements": []any{"urn:mace:egi.eu:group:a:role=member#x", 7}, "eduperson_entitlement": "urn:mace:egi.eu:group:b:role=member#x"}
+	if got := VOsFromEntitlements(entitlementsClaim(claims), nil); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("from claims: %q", got)
 	}
 	for _, tt := range []struct {

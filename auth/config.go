@@ -34,6 +34,10 @@ type OIDCConfig struct {
 	// AllowedVOs restricts login to members of these VOs (from the
 	// entitlement URNs); empty lets every user of the provider in.
 	AllowedVOs []string
+	// VORoles are the entitlement roles that count as membership of a VO
+	// (the ":role=" part of urn:mace:egi.eu:group:...); empty means
+	// DefaultVORoles ("member").
+	VORoles []string
 }
 
 // Config is how the Manager authenticates users.
@@ -62,7 +66,14 @@ type Config struct {
 	// LocalUser, when set, is the one user of local single-user mode: no
 	// login, every request is this user's.
 	LocalUser *User
-	Log       *slog.Logger
+	// LocalToken is the start token that locks local single-user mode to
+	// the person who started the server (see LocalURL); required with
+	// LocalUser.
+	LocalToken string
+	// Admins are the administrators: ISSUER#SUBJECT or a verified e-mail
+	// (see AdminFormat and Manager.IsAdmin).
+	Admins []string
+	Log    *slog.Logger
 	// Now is the clock (tests move it); nil means time.Now.
 	Now func() time.Time
 }

@@ -21,7 +21,9 @@ type User struct {
 	Issuer  string
 	Subject string
 	Name    string
-	Email   string
+	// Email is the address the provider said is verified at the latest
+	// login (email_verified); "" when it did not say so.
+	Email string
 	// VOs are the virtual organisations from the user's entitlements.
 	VOs  []string
 	Mode string

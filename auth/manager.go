@@ -69,6 +69,10 @@ type Manager struct {
 	store   SessionStore
 	sealer  Sealer
 	csrfKey []byte
+	admins  []admin
+	// localCookie is the value of the cookie that the start token is
+	// exchanged for in local single-user mode.
+	localCookie string
 
 	// OIDC, nil when not configured.
 	provider   *oidc.Provider
@@ -86,7 +90,7 @@ const oidcTimeout = 10 * time.Second
 // New builds a Manager. With an OIDC provider configured it runs discovery
 // now, so that a wrong or unreachable issuer stops the server at start-up
 // with an error that names the issuer and the cause.
-func New(ctx context.Context, cfg Config, st SessionStore, sealer Sealer) (*Manager, error) {
+func New(ctx context.Context, cfg Config, st SessionStore, sealer Sealer) (_ *Manager, err error) {
 	cfg = cfg.withDefaults()
 	if len(cfg.Key) < 32 {
 		return nil, errors.New("auth: the server key must be at least 32 bytes")
@@ -96,6 +100,15 @@ func New(ctx context.Context, cfg Config, st SessionStore, sealer Sealer) (*Mana
 	m := &Manager{
 		cfg: cfg, log: cfg.Log, store: st, sealer: sealer, csrfKey: mac.Sum(nil),
 		httpClient: &http.Client{Timeout: oidcTimeout},
+	}
+	if m.admins, err = parseAdmins(cfg.Admins); err != nil {
+		return nil, err
+	}
+	if cfg.LocalUser != nil {
+		if len(cfg.LocalToken) < 16 {
+			return nil, errors.New("auth: local single-user mode needs a start token of at least 16 characters")
+		}
+		m.localCookie = localCookieValue(cfg.Key, cfg.LocalToken)
 	}
 	if cfg.OIDC != nil {
 		if err := cfg.OIDC.check(); err != nil {
@@ -222,20 +235,38 @@ func (m *Manager) baseURL(r *http.Request) string {
 }
 
 // Middleware finds who the request is for and puts the user, the session
-// and the CSRF token in its context: the local user in single-user mode,
-// otherwise the user of a live session cookie. A request without a user
-// for anything but the login pages, assets and operations endpoints is
-// sent to the login page, and so is one whose handler reports
-// ErrLoginRequired (a token that could no longer be refreshed), with
-// next= pointing back to where the user was.
+// and the CSRF token in its context.
+//
+// In local single-user mode that is the local user, once the browser has
+// shown the start token (see LocalURL and unlockLocal); without it every
+// request but assets and /healthz is 401.
+//
+// Otherwise it is the user of a live session cookie. A session whose
+// access token has expired is refreshed first, which re-checks the VO
+// restriction: a user the provider no longer lists in an accepted VO, or
+// whose refresh the provider refuses, loses the session there. A request
+// without a user for anything but the login pages, assets and operations
+// endpoints is sent to the login page, and so is one whose handler
+// reports ErrLoginRequired (a token that could no longer be refreshed),
+// with next= pointing back to where the user was.
 func (m *Manager) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		ctx := req.Context()
 		var user *User
 		var csrf string
+		var loginErr error
 		if m.cfg.LocalUser != nil {
-			user = m.cfg.LocalUser
+			if handled, err := m.unlockLocal(c); handled {
+				return err
+			}
+			if !m.localUnlocked(c) {
+				if !localOpen(req.URL.Path) {
+					return m.localLocked()
+				}
+			} else {
+				user = m.cfg.LocalUser
+			}
 			csrf = m.anonymousCSRF(c)
 		} else {
 			a, err := m.load(c)
@@ -246,6 +277,7 @@ func (m *Manager) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 				user = userOf(a.rec)
 				csrf = a.rec.CSRFToken
 				ctx = context.WithValue(ctx, sessionKey{}, a)
+				loginErr = m.refreshIfExpired(ctx, a)
 			} else {
 				csrf = m.anonymousCSRF(c)
 			}
@@ -257,21 +289,60 @@ func (m *Manager) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		c.SetRequest(req.WithContext(ctx))
 
 		if user == nil && !isPublic(req.URL.Path) {
-			return m.toLogin(c)
+			return m.toLogin(c, "")
 		}
-		err := next(c)
+		err := loginErr
+		if err == nil {
+			err = next(c)
+		}
 		if errors.Is(err, ErrLoginRequired) && !c.Response().Committed {
-			m.log.Info("session needs a new login", slog.String("uri", req.RequestURI), slog.String("error", err.Error()))
+			m.log.Info("session needs a new login", slog.String("uri", RedactURI(req.RequestURI)), slog.String("error", err.Error()))
 			if a := sessionFrom(ctx); a != nil {
 				if derr := m.store.DeleteSession(ctx, a.rec.IDHash); derr != nil && !errors.Is(derr, store.ErrNotFound) {
 					m.log.Warn("ending session", slog.String("error", derr.Error()))
 				}
 			}
 			c.SetCookie(m.cookie(SessionCookie, "", "/", -1))
-			return m.toLogin(c)
+			reason := ""
+			if errors.As(err, new(*VOError)) {
+				reason = EndedNotInVO
+			}
+			return m.toLogin(c, reason)
 		}
 		return err
 	}
+}
+
+// refreshIfExpired refreshes the tokens of an OpenID Connect session
+// whose access token has expired (or is about to), so that the VO
+// restriction is checked again however the user spends the session. It
+// returns an error that wraps ErrLoginRequired when the session must end;
+// a provider that cannot be reached is logged and leaves the session be
+// (a page that needs the token reports it).
+func (m *Manager) refreshIfExpired(ctx context.Context, a *activeSession) error {
+	if a.rec.Mode != ModeOIDC || a.rec.TokenExpiry.IsZero() || m.cfg.Now().Add(refreshMargin).Before(a.rec.TokenExpiry) {
+		return nil
+	}
+	_, err := m.AccessToken(ctx)
+	if err != nil && !errors.Is(err, ErrLoginRequired) {
+		m.log.Warn("refreshing the session's tokens", slog.String("session", a.rec.PublicID), slog.String("error", err.Error()))
+		return nil
+	}
+	return err
+}
+
+// Reasons a session ended, shown on the login page (LoginPath?ended=...).
+const (
+	EndedNotInVO = "vo"
+)
+
+// EndedMessage is the login page's explanation of why the session ended
+// (the ended= parameter); "" for none.
+func EndedMessage(reason string) string {
+	if reason == EndedNotInVO {
+		return "Your session has ended: your identity provider no longer lists you as a member of a VO this FDL Studio accepts."
+	}
+	return ""
 }
 
 func isPublic(path string) bool {
@@ -291,7 +362,7 @@ func userOf(s store.Session) *User {
 // toLogin answers a request that needs a login: htmx requests get an
 // HX-Redirect, API clients a 401, browsers a redirect to the login page
 // that will bring them back to the page they were on.
-func (m *Manager) toLogin(c echo.Context) error {
+func (m *Manager) toLogin(c echo.Context, ended string) error {
 	req := c.Request()
 	back := req.URL.RequestURI()
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
@@ -306,12 +377,18 @@ func (m *Manager) toLogin(c echo.Context) error {
 		}
 	}
 	loginURL := LoginPath + "?next=" + url.QueryEscape(SafeRedirect(back))
+	if ended != "" {
+		loginURL += "&ended=" + url.QueryEscape(ended)
+	}
 	if req.Header.Get("HX-Request") == "true" {
 		c.Response().Header().Set("HX-Redirect", loginURL)
 		return c.NoContent(http.StatusUnauthorized)
 	}
 	accept := req.Header.Get(echo.HeaderAccept)
 	if strings.Contains(accept, echo.MIMEApplicationJSON) && !strings.Contains(accept, echo.MIMETextHTML) {
+		if msg := EndedMessage(ended); msg != "" {
+			return httpError(http.StatusUnauthorized, msg, nil)
+		}
 		return httpError(http.StatusUnauthorized, "Log in first: this request needs a session.", nil)
 	}
 	return c.Redirect(http.StatusSeeOther, loginURL)
@@ -544,12 +621,22 @@ func (m *Manager) AccessToken(ctx context.Context) (string, error) {
 // ErrNoAccessToken: the session did not come from OpenID Connect.
 var ErrNoAccessToken = errors.New("this session has no OpenID Connect access token (logged in with OSCAR basic login)")
 
+// ErrSessionEnded: the session is gone (logged out, timed out, ended by
+// the user or for leaving the accepted VOs). It wraps ErrLoginRequired.
+var ErrSessionEnded = fmt.Errorf("%w: the session has ended", ErrLoginRequired)
+
 // refresh renews the tokens of one session. It re-reads the session first:
-// another replica or request may have refreshed it already.
+// another replica or request may have refreshed it already. With a VO
+// restriction, the refreshed ID token and userinfo are read again and the
+// user must still be in an accepted VO; someone the provider no longer
+// lists loses the session here (an error wrapping ErrLoginRequired and a
+// *VOError). A refresh the provider refuses also wraps ErrLoginRequired;
+// a provider that cannot be reached does not: the session may work again
+// once it is back.
 func (m *Manager) refresh(ctx context.Context, idHash string) (store.Session, error) {
 	rec, err := m.store.Session(ctx, idHash)
 	if errors.Is(err, store.ErrNotFound) {
-		return rec, ErrLoginRequired
+		return rec, ErrSessionEnded
 	}
 	if err != nil {
 		return rec, err
@@ -569,7 +656,10 @@ func (m *Manager) refresh(ctx context.Context, idHash string) (store.Session, er
 	conf := m.oauthConfig("")
 	tok, err := conf.TokenSource(rctx, &oauth2.Token{RefreshToken: sec.RefreshToken, Expiry: time.Unix(1, 0)}).Token()
 	if err != nil {
-		return rec, fmt.Errorf("%w: refreshing the access token at %s: %v", ErrLoginRequired, m.cfg.OIDC.Issuer, err)
+		if errors.As(err, new(*oauth2.RetrieveError)) {
+			return rec, fmt.Errorf("%w: refreshing the access token at %s: %v", ErrLoginRequired, m.cfg.OIDC.Issuer, err)
+		}
+		return rec, fmt.Errorf("refreshing the access token: the identity provider %s did not answer: %w", m.cfg.OIDC.Issuer, err)
 	}
 	sec.AccessToken, sec.Expiry = tok.AccessToken, tok.Expiry
 	if tok.RefreshToken != "" {
@@ -578,13 +668,34 @@ func (m *Manager) refresh(ctx context.Context, idHash string) (store.Session, er
 	if raw, ok := tok.Extra("id_token").(string); ok && raw != "" {
 		sec.IDToken = raw
 	}
+	vos, voErr := m.recheckVOs(rctx, rec, tok)
+	if voErr != nil && !errors.Is(voErr, ErrLoginRequired) {
+		// Membership could not be confirmed: keep the (possibly
+		// rotated) refresh token, but not a usable access token, so the
+		// next use checks again.
+		sec.Expiry = m.cfg.Now().Add(-time.Minute)
+	}
 	sealed, err := m.seal(idHash, sec)
 	if err != nil {
 		return rec, err
 	}
+	if voErr != nil {
+		if !errors.Is(voErr, ErrLoginRequired) {
+			if err := m.store.UpdateSessionSecrets(ctx, idHash, sealed, sec.Expiry); err != nil && !errors.Is(err, store.ErrNotFound) {
+				m.log.Warn("keeping refreshed tokens", slog.String("error", err.Error()))
+			}
+			return rec, voErr
+		}
+		m.log.Info("session ended at token refresh: no longer in an accepted VO", slog.Int64("user", rec.UserID),
+			slog.String("session", rec.PublicID), slog.Any("vos", vos))
+		if err := m.store.DeleteSession(ctx, idHash); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return rec, err
+		}
+		return rec, voErr
+	}
 	if err := m.store.UpdateSessionSecrets(ctx, idHash, sealed, sec.Expiry); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return rec, ErrLoginRequired
+			return rec, ErrSessionEnded
 		}
 		return rec, err
 	}
@@ -592,6 +703,51 @@ func (m *Manager) refresh(ctx context.Context, idHash string) (store.Session, er
 	m.log.Info("access token refreshed", slog.Int64("user", rec.UserID), slog.String("session", rec.PublicID),
 		slog.Time("expiry", sec.Expiry))
 	return rec, nil
+}
+
+// recheckVOs reads the user's entitlements again after a refresh, from
+// the refreshed ID token (verified, and about the same subject) and from
+// userinfo, and applies the VO restriction. Without a restriction there
+// is nothing to enforce and the provider is not asked. Not being in an
+// accepted VO any more wraps ErrLoginRequired and a *VOError; a provider
+// that cannot be asked is another error.
+func (m *Manager) recheckVOs(ctx context.Context, rec store.Session, tok *oauth2.Token) ([]string, error) {
+	accepted := m.cfg.OIDC.AllowedVOs
+	if len(accepted) == 0 {
+		return rec.VOs, nil
+	}
+	claims := map[string]any{}
+	if raw, ok := tok.Extra("id_token").(string); ok && raw != "" {
+		idt, err := m.verifier.Verify(ctx, raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: the refreshed ID token does not verify: %v", ErrLoginRequired, err)
+		}
+		if idt.Subject != rec.User.Subject {
+			return nil, fmt.Errorf("%w: the refreshed ID token is about another subject", ErrLoginRequired)
+		}
+		if err := idt.Claims(&claims); err != nil {
+			return nil, fmt.Errorf("%w: reading the refreshed ID token: %v", ErrLoginRequired, err)
+		}
+	}
+	ui, err := m.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return nil, fmt.Errorf("re-checking VO membership: userinfo of %s: %w", m.cfg.OIDC.Issuer, err)
+	}
+	if ui.Subject != rec.User.Subject {
+		return nil, fmt.Errorf("%w: userinfo is about another subject", ErrLoginRequired)
+	}
+	uiClaims := map[string]any{}
+	if err := ui.Claims(&uiClaims); err != nil {
+		return nil, fmt.Errorf("re-checking VO membership: reading userinfo: %w", err)
+	}
+	for k, v := range uiClaims {
+		claims[k] = v
+	}
+	vos := VOsFromEntitlements(entitlementsClaim(claims), m.cfg.OIDC.VORoles)
+	if !allowedByVO(vos, accepted) {
+		return vos, fmt.Errorf("%w: %w", ErrLoginRequired, &VOError{Have: vos, Accepted: accepted})
+	}
+	return vos, nil
 }
 
 // OSCARCredentials are the basic-auth credentials of an OSCAR login.

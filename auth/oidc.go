@@ -179,12 +179,18 @@ func (m *Manager) FinishOIDC(c echo.Context) (next string, err error) {
 		claims[k] = v
 	}
 
-	vos := VOsFromEntitlements(entitlementsClaim(claims))
+	vos := VOsFromEntitlements(entitlementsClaim(claims), m.cfg.OIDC.VORoles)
 	if !allowedByVO(vos, m.cfg.OIDC.AllowedVOs) {
 		m.log.Info("login refused: not in an accepted VO", "subject", idt.Subject, "vos", vos)
 		return "", &VOError{Have: vos, Accepted: m.cfg.OIDC.AllowedVOs}
 	}
-	u, err := m.store.UpsertUser(req.Context(), idt.Issuer, idt.Subject, displayName(claims, idt.Subject), stringClaim(claims, "email"))
+	// Only an address the provider vouches for is kept, at every login:
+	// anyone can type someone else's address into a provider profile.
+	email := ""
+	if emailVerified(claims) {
+		email = stringClaim(claims, "email")
+	}
+	u, err := m.store.UpsertUser(req.Context(), idt.Issuer, idt.Subject, displayName(claims, idt.Subject), email)
 	if err != nil {
 		return "", err
 	}
@@ -193,6 +199,18 @@ func (m *Manager) FinishOIDC(c echo.Context) (next string, err error) {
 		return "", err
 	}
 	return f.Next, nil
+}
+
+// emailVerified reads the email_verified claim: a JSON true, or the
+// string "true" that some providers send.
+func emailVerified(claims map[string]any) bool {
+	switch v := claims["email_verified"].(type) {
+	case bool:
+		return v
+	case string:
+		return strings.EqualFold(v, "true")
+	}
+	return false
 }
 
 func stringClaim(claims map[string]any, k string) string {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +42,9 @@ type testApp struct {
 	db    *sqlite.DB
 	srv   *httptest.Server
 	clock *testClock
+	// sources receives the token source of each GET /work, as work
+	// started by a request would keep it.
+	sources chan *SessionTokens
 }
 
 func newTestApp(t *testing.T, mutate func(*Config)) *testApp {
@@ -122,6 +126,19 @@ func newTestApp(t *testing.T, mutate func(*Config)) *testApp {
 		return c.String(200, u.Name+"|"+strings.Join(u.VOs, ",")+"|"+u.Mode+"|csrf="+CSRFToken(c.Request().Context()))
 	})
 	e.POST("/form", func(c echo.Context) error { return c.String(200, "changed") })
+	e.GET("/admin", func(c echo.Context) error {
+		u, _ := UserFrom(c.Request().Context())
+		return c.String(200, strconv.FormatBool(m.IsAdmin(u)))
+	})
+	sources := make(chan *SessionTokens, 10)
+	e.GET("/work", func(c echo.Context) error {
+		ts, err := m.TokenSource(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		sources <- ts
+		return c.String(200, "started")
+	})
 	e.GET("/token", func(c echo.Context) error {
 		tok, err := m.AccessToken(c.Request().Context())
 		if err != nil {
@@ -131,7 +148,7 @@ func newTestApp(t *testing.T, mutate func(*Config)) *testApp {
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &testApp{m: m, db: db, srv: srv, clock: clock}
+	return &testApp{m: m, db: db, srv: srv, clock: clock, sources: sources}
 }
 
 func oidcApp(t *testing.T, p *testProvider, mutate func(*Config)) *testApp {

@@ -56,10 +56,11 @@ func newTestProvider(t *testing.T) *testProvider {
 	}
 	p := &testProvider{t: t, key: key, codes: map[string]*grant{}, now: time.Now, accessTTL: time.Hour,
 		claims: map[string]any{
-			"sub": "alice-sub", "name": "Alice Example", "email": "alice@example.org",
+			"sub": "alice-sub", "name": "Alice Example", "email": "alice@example.org", "email_verified": true,
 			"eduperson_entitlement": []any{
 				"urn:mace:egi.eu:group:vo.access.egi.eu:role=member#aai.egi.eu",
-				"urn:mace:egi.eu:group:biomed:dev:role=vm_operator#aai.egi.eu",
+				"urn:mace:egi.eu:group:biomed:dev:role=member#aai.egi.eu",
+				"urn:mace:egi.eu:group:ops:role=vm_operator#aai.egi.eu",
 				"urn:example:other",
 			},
 		}}

@@ -7,14 +7,25 @@ import (
 )
 
 // egiGroupPrefix starts every EGI Check-in group entitlement:
-// urn:mace:egi.eu:group:<vo>[:<subgroup>...][:role=<role>]#<authority>.
+// urn:mace:egi.eu:group:<vo>[:<subgroup>...]:role=<role>#<authority>.
 const egiGroupPrefix = "urn:mace:egi.eu:group:"
 
-// VOsFromEntitlements returns the VOs named by EGI-style entitlement URNs,
-// sorted and without duplicates. Matching ignores case, as OSCAR does
-// (pkg/utils/auth/oidc.go lower-cases the URNs); anything else in the list
-// is ignored.
-func VOsFromEntitlements(entitlements []string) []string {
+// DefaultVORoles are the entitlement roles that make a user a member of a
+// VO when the operator lists none.
+var DefaultVORoles = []string{"member"}
+
+// VOsFromEntitlements returns the VOs in which EGI-style entitlement URNs
+// make the user a member, sorted and without duplicates. An entitlement
+// counts only when its role (the ":role=" part) is one of roles (empty:
+// DefaultVORoles); one without a role, or with another role such as
+// vm_operator, does not. A subgroup's entitlement
+// (<vo>:<subgroup>:role=member) counts for its VO. Matching ignores case,
+// as OSCAR does (pkg/utils/auth/oidc.go lower-cases the URNs); anything
+// else in the list is ignored.
+func VOsFromEntitlements(entitlements, roles []string) []string {
+	if len(roles) == 0 {
+		roles = DefaultVORoles
+	}
 	seen := map[string]bool{}
 	var out []string
 	for _, e := range entitlements {
@@ -23,13 +34,12 @@ func VOsFromEntitlements(entitlements []string) []string {
 		if !ok {
 			continue
 		}
-		// The VO ends at the next ':' (subgroup or role) or '#'
-		// (authority).
-		vo := rest
-		if i := strings.IndexAny(vo, ":#"); i >= 0 {
-			vo = vo[:i]
-		}
-		if vo == "" || seen[vo] {
+		rest, _, _ = strings.Cut(rest, "#") // the authority
+		parts := strings.Split(rest, ":")
+		vo, last := parts[0], parts[len(parts)-1]
+		role, ok := strings.CutPrefix(last, "role=")
+		if vo == "" || len(parts) < 2 || !ok || seen[vo] ||
+			!slices.ContainsFunc(roles, func(r string) bool { return strings.EqualFold(r, role) }) {
 			continue
 		}
 		seen[vo] = true

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"regexp"
@@ -279,8 +278,7 @@ var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 // relative path), then downloads a file with a bad key and a missing one.
 func TestFilesUploadWithoutJavaScript(t *testing.T) {
 	app := startApp(t, func(c *web.Config) { c.LocalCluster = "on" })
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hc := unlockedClient(t, app.OpenURL, true)
 
 	token := func(page string) string {
 		resp, err := hc.Get(app.URL + page)
@@ -392,7 +390,7 @@ func TestFilesUploadWithoutJavaScript(t *testing.T) {
 
 // benchApp boots FDL Studio with the local cluster for a benchmark (the
 // harness's startApp takes a *testing.T).
-func benchApp(b *testing.B) (appURL, dataDir string) {
+func benchApp(b *testing.B) (appURL, openURL, dataDir string) {
 	cfg := web.Defaults()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = b.TempDir()
@@ -406,7 +404,7 @@ func benchApp(b *testing.B) (appURL, dataDir string) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 	b.Cleanup(func() { cancel(); <-done })
-	return srv.URL(), cfg.DataDir
+	return srv.URL(), srv.OpenURL(), cfg.DataDir
 }
 
 // patternReader yields n bytes of a repeating pattern without holding
@@ -479,7 +477,7 @@ func BenchmarkFilesTransfer(b *testing.B) {
 		}
 		size = n
 	}
-	appURL, dataDir := benchApp(b)
+	appURL, openURL, dataDir := benchApp(b)
 	sec, rt := localAccess(b, dataDir)
 	s3u, err := url.Parse(rt.S3Endpoint)
 	if err != nil || s3u.Host == "" {
@@ -493,8 +491,7 @@ func BenchmarkFilesTransfer(b *testing.B) {
 	if err := mc.MakeBucket(ctx, "bench", minio.MakeBucketOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar}
+	hc := unlockedClient(b, openURL, false)
 	resp, err := hc.Get(appURL + "/files/local/bench?prefix=")
 	if err != nil {
 		b.Fatal(err)

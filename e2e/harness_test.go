@@ -12,6 +12,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,6 +100,33 @@ type App struct {
 	URL     string
 	DataDir string
 	Logs    *syncBuffer
+	// OpenURL is the URL "fdlstudio serve" prints at start in local
+	// single-user mode (web.Server.OpenURL, with the start token); "" with
+	// a login method. startApp has opened it in the browser, so tabs are
+	// unlocked.
+	OpenURL string
+}
+
+// unlockedClient is an HTTP client with cookies that has opened the
+// printed start URL, as the user's browser does.
+func unlockedClient(tb testing.TB, openURL string, noRedirects bool) *http.Client {
+	tb.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	if openURL != "" {
+		resp, err := hc.Get(openURL)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			tb.Fatalf("opening the printed URL: %s", resp.Status)
+		}
+	}
+	if noRedirects {
+		hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return hc
 }
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -149,7 +178,17 @@ func startApp(t *testing.T, mutate func(*web.Config), opts ...web.Option) *App {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &App{URL: srv.URL(), DataDir: cfg.DataDir, Logs: logs}
+	app := &App{URL: srv.URL(), DataDir: cfg.DataDir, Logs: logs, OpenURL: srv.OpenURL()}
+	if app.OpenURL != "" {
+		// The user opens the printed URL; every tab of the browser then
+		// has the cookie for this server's port.
+		tab := newTab(t)
+		tab.Do(chromedp.Navigate(app.OpenURL), chromedp.WaitVisible(chromedp.CSS("main")))
+		if got := Eval[string](tab, `location.href`); got != app.URL+"/" {
+			t.Fatalf("after opening the printed URL the browser is at %s, want %s/ (the token left out)", got, app.URL)
+		}
+	}
+	return app
 }
 
 // Tab is one browser tab with the console errors and CSP violations it
@@ -174,7 +213,15 @@ document.addEventListener("securitypolicyviolation", function (e) {
 // browser log errors (CSP reports among them) and CSP violation events.
 func newTab(t *testing.T) *Tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browserCtx)
+	return newTabWith(t)
+}
+
+// newTabWith opens a tab with context options, e.g.
+// chromedp.WithNewBrowserContext() for a browser profile of its own (no
+// cookies from the other tabs).
+func newTabWith(t *testing.T, opts ...chromedp.ContextOption) *Tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browserCtx, opts...)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(func() { cancelTimeout(); cancel() })
 	tab := &Tab{t: t, ctx: ctx}

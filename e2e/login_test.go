@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -128,4 +130,85 @@ func waitURL(t *testing.T, tab *Tab, want string) {
 
 func jsString(s string) string {
 	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+}
+
+// TestLocalModeIsLockedToThePrintedURL: in single-user mode a browser
+// that has not opened the URL printed at start gets 401 and is told what
+// to open; with the printed URL it gets in, and the token leaves the
+// address bar and the logs.
+func TestLocalModeIsLockedToThePrintedURL(t *testing.T) {
+	app := startApp(t, nil)
+	token := app.OpenURL[strings.Index(app.OpenURL, "token=")+len("token="):]
+	if app.OpenURL != app.URL+"/?token="+token || len(token) < 32 {
+		t.Fatalf("printed URL = %q", app.OpenURL)
+	}
+
+	// Another account on the machine, with curl.
+	for _, u := range []string{app.URL + "/", app.URL + "/services", app.URL + "/readyz", app.URL + "/?token=" + token[:len(token)-1] + "0"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "Open the URL it printed when it started") {
+			t.Errorf("GET %s without the cookie: %d", u, resp.StatusCode)
+		}
+	}
+
+	// A browser profile that has not opened the printed URL.
+	tab := newTabWith(t, chromedp.WithNewBrowserContext())
+	tab.Visit(app.URL+"/clusters", "locked")
+	if got := tab.Text("main"); !strings.Contains(got, "Open the URL it printed when it started") {
+		t.Errorf("locked page says %q", got)
+	}
+	tab.Visit(app.OpenURL, "unlocked")
+	waitURL(t, tab, app.URL+"/")
+	if got := Eval[string](tab, `location.href`); got != app.URL+"/" {
+		t.Errorf("after the printed URL the browser is at %s", got)
+	}
+	if c := Eval[string](tab, `document.cookie`); strings.Contains(c, "fdlstudio_local") {
+		t.Errorf("the unlock cookie is readable by scripts: %q", c)
+	}
+	tab.Visit(app.URL+"/clusters", "clusters-after-unlock")
+	if got := tab.Text("main"); strings.Contains(got, "Open the URL") {
+		t.Errorf("still locked after opening the printed URL: %q", got)
+	}
+	if p := tab.Problems("status of 401"); len(p) > 0 {
+		t.Errorf("console errors or CSP violations:\n%s", strings.Join(p, "\n"))
+	}
+	if strings.Contains(app.Logs.String(), token) {
+		t.Errorf("the start token is in the server log:\n%s", app.Logs.String())
+	}
+}
+
+// TestUnverifiedEmailIsNotAdmin: with --admins naming two addresses, the
+// user whose address the provider has not verified does not see the
+// admins-only local cluster; the verified one does.
+func TestUnverifiedEmailIsNotAdmin(t *testing.T) {
+	op := startOP(t)
+	app := startApp(t, func(c *web.Config) {
+		c.OIDCIssuer = op.Issuer
+		c.OIDCClientID = "fdlstudio"
+		c.OIDCClientSecret = "fdlstudio-secret"
+		c.LocalCluster = "on"
+		c.Admins = []string{"carol@example.org", "alice@example.org"}
+	})
+	op.register(app.URL)
+	for _, tt := range []struct {
+		user      string
+		wantLocal bool
+	}{{"carol", false}, {"alice", true}} {
+		tab := newTabWith(t, chromedp.WithNewBrowserContext())
+		tab.Visit(app.URL+"/clusters", "login-"+tt.user)
+		providerLogin(t, tab, tt.user)
+		// Back on the clusters page (waiting for its content, not polling
+		// the address while the browser navigates).
+		tab.Do(chromedp.WaitVisible(chromedp.CSS(`[data-testid="clusters-table"], [data-testid="clusters-empty"]`)))
+		tab.Screenshot("clusters-" + tt.user)
+		n := Eval[int](tab, `document.querySelectorAll('tr[data-cluster="local"]').length`)
+		if (n > 0) != tt.wantLocal {
+			t.Errorf("%s sees the admins-only local cluster: %v, want %v", tt.user, n > 0, tt.wantLocal)
+		}
+	}
 }

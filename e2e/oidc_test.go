@@ -26,18 +26,21 @@ type testOP struct {
 }
 
 // Users of the test provider: alice is in vo.access.egi.eu, bob only in
-// another VO. Both have the password opPassword.
+// another VO; carol is in vo.access.egi.eu, but the provider has not
+// verified her e-mail. All have the password opPassword.
 const opPassword = "verysecure"
 
 var opUsers = map[string]struct {
 	first, last  string
 	entitlements []string
+	unverified   bool
 }{
 	"alice": {"Alice", "Researcher", []string{
 		"urn:mace:egi.eu:group:vo.access.egi.eu:role=member#aai.egi.eu",
 		"urn:mace:egi.eu:group:biomed:role=member#aai.egi.eu",
-	}},
-	"bob": {"Bob", "Outsider", []string{"urn:mace:egi.eu:group:vo.other.eu:role=member#aai.egi.eu"}},
+	}, false},
+	"bob":   {"Bob", "Outsider", []string{"urn:mace:egi.eu:group:vo.other.eu:role=member#aai.egi.eu"}, false},
+	"carol": {"Carol", "Unverified", []string{"urn:mace:egi.eu:group:vo.access.egi.eu:role=member#aai.egi.eu"}, true},
 }
 
 type opUserStore struct{ users map[string]*storage.User }
@@ -103,7 +106,7 @@ func startOP(t *testing.T) *testOP {
 	users := map[string]*storage.User{}
 	for id, u := range opUsers {
 		users[id] = &storage.User{ID: id, Username: id, Password: opPassword, FirstName: u.first, LastName: u.last,
-			Email: id + "@example.org", EmailVerified: true, PreferredLanguage: language.English}
+			Email: id + "@example.org", EmailVerified: !u.unverified, PreferredLanguage: language.English}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -47,7 +47,8 @@ func (l *Login) ShowLogin(c echo.Context) error {
 	if _, ok := auth.UserFrom(c.Request().Context()); ok {
 		return c.Redirect(http.StatusSeeOther, next)
 	}
-	return l.page(c, http.StatusOK, templates.LoginProps{Next: next})
+	// ended= says why a session ended (auth.EndedMessage).
+	return l.page(c, http.StatusOK, templates.LoginProps{Next: next, Error: auth.EndedMessage(c.QueryParam("ended"))})
 }
 
 // StartOIDC handles "GET /auth/oidc": off to the identity provider.

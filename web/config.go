@@ -52,8 +52,9 @@ type Config struct {
 	// clusters users register, the MinIO those report and OSCAR logins
 	// may reach although private; see app/guard.go.
 	AllowPrivateEndpoints []string
-	// Admins are the administrators, by e-mail or OIDC subject. With a
-	// login method, only they may use the embedded local cluster.
+	// Admins are the administrators: ISSUER#SUBJECT, or an e-mail address
+	// that the provider marks verified (auth.AdminFormat). With a login
+	// method, only they may use the embedded local cluster.
 	Admins []string
 
 	// OIDCPreset names a known provider whose issuer and scopes fill in
@@ -71,6 +72,9 @@ type Config struct {
 	OIDCScopes []string
 	// OIDCAllowedVOs restricts login to members of these VOs.
 	OIDCAllowedVOs []string
+	// OIDCVORoles are the entitlement roles that count as VO membership
+	// (empty: auth.DefaultVORoles, "member").
+	OIDCVORoles []string
 	// OSCARLogin offers the OSCAR basic login (endpoint, user, password);
 	// OSCARLoginHosts restricts the endpoints it accepts.
 	OSCARLogin      bool
@@ -119,7 +123,7 @@ func (c Config) OIDC() (*auth.OIDCConfig, error) {
 		return nil, nil
 	}
 	o := &auth.OIDCConfig{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret,
-		Scopes: c.OIDCScopes, AllowedVOs: c.OIDCAllowedVOs}
+		Scopes: c.OIDCScopes, AllowedVOs: c.OIDCAllowedVOs, VORoles: c.OIDCVORoles}
 	if c.OIDCPreset != "" {
 		p, ok := auth.Presets[c.OIDCPreset]
 		if !ok {

@@ -32,15 +32,6 @@ func TestOIDCConfigResolvesPresetAndSecretFile(t *testing.T) {
 	}
 }
 
-func TestLoggedURIHidesTheAuthorizationCode(t *testing.T) {
-	if got := loggedURI("/auth/callback?code=SECRET&state=S"); strings.Contains(got, "SECRET") {
-		t.Errorf("loggedURI = %q", got)
-	}
-	if got := loggedURI("/services?q=x"); got != "/services?q=x" {
-		t.Errorf("loggedURI = %q", got)
-	}
-}
-
 func TestCheckListenAddr(t *testing.T) {
 	for addr, want := range map[string]string{
 		"localhost:0": "", "[::1]:0": "", "127.0.0.1:8080": "",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/handlers"
 	"github.com/fdlstudio/fdlstudio/templates"
@@ -83,7 +84,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		// of a body. Record why the response is incomplete.
 		s.log.Warn("error after the response was committed",
 			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
-			slog.String("uri", req.RequestURI), slog.String("error", err.Error()))
+			slog.String("uri", auth.RedactURI(req.RequestURI)), slog.String("error", err.Error()))
 		return
 	}
 	status, public := classify(err)
@@ -94,7 +95,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 		slog.Int("status", status),
 		slog.String("method", req.Method),
-		slog.String("uri", req.RequestURI),
+		slog.String("uri", auth.RedactURI(req.RequestURI)),
 		slog.String("error", err.Error()),
 	}
 	if status >= 500 {

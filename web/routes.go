@@ -141,7 +141,7 @@ func (s *Server) buildEcho() {
 			s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
 				slog.String("request_id", v.RequestID),
 				slog.String("method", v.Method),
-				slog.String("uri", loggedURI(v.URI)),
+				slog.String("uri", auth.RedactURI(v.URI)),
 				slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency),
 				slog.String("remote_ip", v.RemoteIP),
@@ -312,13 +312,4 @@ func (s *Server) opsHandler() http.Handler {
 	e.GET("/readyz", func(c echo.Context) error { return s.answerReady(c, true) })
 	e.GET("/healthz", s.serveHealth)
 	return e
-}
-
-// loggedURI is the request URI as the log shows it: the login callback's
-// query (the authorization code and state) is left out.
-func loggedURI(uri string) string {
-	if path, _, ok := strings.Cut(uri, "?"); ok && path == "/auth/callback" {
-		return path + "?[redacted]"
-	}
-	return uri
 }

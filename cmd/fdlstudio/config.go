@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
+	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/web"
@@ -130,7 +131,7 @@ var settings = []setting{
 		},
 	},
 	{
-		name: "admins", usage: "administrators, by e-mail or OIDC subject (comma-separated); with a login method, only they see the local cluster",
+		name: "admins", usage: "administrators, comma-separated, each ISSUER#SUBJECT or an e-mail the provider marks verified; with a login method, only they see the local cluster",
 		def: func(c web.Config) string { return strings.Join(c.Admins, ",") },
 		set: func(c *web.Config, v string) error { c.Admins = splitList(v); return nil },
 	},
@@ -182,6 +183,16 @@ var settings = []setting{
 		name: "oidc-allowed-vos", usage: "only members of these VOs (comma-separated, from EGI entitlements) may log in; empty allows all",
 		def: func(c web.Config) string { return strings.Join(c.OIDCAllowedVOs, ",") },
 		set: func(c *web.Config, v string) error { c.OIDCAllowedVOs = splitList(v); return nil },
+	},
+	{
+		name: "oidc-vo-roles", usage: "entitlement roles (the :role= part) that make a user a member of a VO (comma-separated)",
+		def: func(c web.Config) string {
+			if len(c.OIDCVORoles) == 0 {
+				return strings.Join(auth.DefaultVORoles, ",")
+			}
+			return strings.Join(c.OIDCVORoles, ",")
+		},
+		set: func(c *web.Config, v string) error { c.OIDCVORoles = splitList(v); return nil },
 	},
 	{
 		name: "oscar-login", usage: "offer the OSCAR basic login (endpoint, username, password): true or false",

@@ -66,7 +66,12 @@ func runServe(cmd *cobra.Command, getenv func(string) string) error {
 	if err != nil {
 		return failure(err)
 	}
-	fmt.Fprintf(stderr, "FDL Studio is running at %s (Ctrl-C to stop)\n", srv.URL())
+	if open := srv.OpenURL(); open != "" {
+		// Single-user mode: the one place the start token is shown.
+		fmt.Fprintf(stderr, "FDL Studio is running: open %s in your browser (Ctrl-C to stop)\n", open)
+	} else {
+		fmt.Fprintf(stderr, "FDL Studio is running at %s (Ctrl-C to stop)\n", srv.URL())
+	}
 	if err := srv.Serve(cmd.Context()); err != nil {
 		return failure(err)
 	}
