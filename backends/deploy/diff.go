@@ -22,6 +22,9 @@ import (
 //   - input and output paths trimmed of spaces and slashes, a MinIO or S3
 //     path without a folder prefixed with the service's name as bucket, an
 //     empty or bare "minio" provider written minio.default;
+//   - isolation_level SERVICE, and in expose: min_scale 1, max_scale 10,
+//     cpu_threshold 80, auth_type basic, health_path "/", probe_mode
+//     legacy (the defaults of OSCAR's API, which it fills in);
 //   - empty environment, synchronous, clusters and providers left out.
 //
 // s is not changed.
@@ -39,6 +42,19 @@ func Comparable(s *backends.Service) *backends.Service {
 	if c.Visibility == "" {
 		c.Visibility = "private"
 	}
+	if c.IsolationLevel = strings.ToUpper(c.IsolationLevel); c.IsolationLevel == "" {
+		c.IsolationLevel = "SERVICE"
+	}
+	if c.Expose != nil {
+		x := *c.Expose
+		setDefault(&x.MinScale, 1)
+		setDefault(&x.MaxScale, 10)
+		setDefault(&x.CPUThreshold, 80)
+		setDefault(&x.AuthType, "basic")
+		setDefault(&x.HealthPath, "/")
+		setDefault(&x.ProbeMode, "legacy")
+		c.Expose = &x
+	}
 	c.Input = normalIO(c.Input, c.Name)
 	c.Output = normalIO(c.Output, c.Name)
 	if c.Environment != nil && len(c.Environment.Variables) == 0 && len(c.Environment.Secrets) == 0 {
@@ -54,6 +70,13 @@ func Comparable(s *backends.Service) *backends.Service {
 		c.Extra = nil
 	}
 	return c
+}
+
+func setDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
 }
 
 func normalIO(ios []backends.StorageIOConfig, service string) []backends.StorageIOConfig {
