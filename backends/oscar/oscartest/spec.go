@@ -180,7 +180,9 @@ func (c *Checker) CheckRequest(r *http.Request) (*openapi3filter.RequestValidati
 	}
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: opts}
 	err = openapi3filter.ValidateRequest(r.Context(), in)
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	// Validation may write the body anew with the spec's defaults filled
+	// in, and its length: the request goes on as it was sent.
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	if err != nil {
 		return in, fmt.Errorf("request %s %s: %w", r.Method, r.URL.Path, err)
 	}
