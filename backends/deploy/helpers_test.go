@@ -132,6 +132,8 @@ func localCluster(t testing.TB) *oscar.Client {
 type watched struct {
 	backends.Services
 	delay time.Duration
+	// noBuckets hides ListBuckets (the fake without S3 has none).
+	noBuckets bool
 	// fail, when set, is asked before each call; an error it returns is
 	// the call's.
 	fail func(op, name string) error
@@ -219,7 +221,7 @@ func (w *watched) ListBuckets(ctx context.Context) ([]backends.Bucket, error) {
 	bl, ok := w.Services.(interface {
 		ListBuckets(context.Context) ([]backends.Bucket, error)
 	})
-	if !ok {
+	if !ok || w.noBuckets {
 		return nil, backends.ErrUnsupported
 	}
 	if err := w.call(ctx, "list", "buckets"); err != nil {
