@@ -137,8 +137,19 @@ func TestDeployLifecycle(t *testing.T) {
 // applied again; what the cut apply created is still known as the
 // workflow's.
 func TestInterruptedApplyConverges(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cluster func(t *testing.T) backends.Services
+	}{
+		{"fake", func(t *testing.T) backends.Services { c, _ := fakeOSCAR(t, true); return c }},
+		{"local", func(t *testing.T) backends.Services { return localCluster(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { interruptedApplyConverges(t, tc.cluster(t)) })
+	}
+}
+
+func interruptedApplyConverges(t *testing.T, c backends.Services) {
 	ctx := context.Background()
-	c, _ := fakeOSCAR(t, true)
 	w := &watched{Services: c}
 	j, owner := journal(t)
 	e := &deploy.Engine{Resolve: resolver(map[string]backends.Services{"mine": w}), Journal: j, Parallel: 1}
@@ -198,11 +209,12 @@ func TestInterruptedApplyConverges(t *testing.T) {
 }
 
 // TestFailureOnOneClusterAndRollback: a create refused on one cluster
-// leaves the other cluster's changes applied, every function has its
-// outcome, and the rollback restores the previous definitions.
+// (the OSCAR fake) leaves the other cluster's changes (the local cluster)
+// applied, every function has its outcome, and the rollback restores the
+// previous definitions.
 func TestFailureOnOneClusterAndRollback(t *testing.T) {
 	ctx := context.Background()
-	c1, _ := fakeOSCAR(t, true)
+	c1 := localCluster(t)
 	c2, _ := fakeOSCAR(t, true)
 	w2 := &watched{Services: c2}
 	j, owner := journal(t)
@@ -211,6 +223,10 @@ func TestFailureOnOneClusterAndRollback(t *testing.T) {
 	req := deploy.Request{OwnerID: owner, Workflow: "wf", Version: 1, Doc: parseDoc(t, twoClusters), Scripts: scripts,
 		Clusters: map[string]string{"edge": "one", "cloud": "two"}}
 	mustApply(t, e, mustPlan(t, e, req))
+	before, err := c1.GetService(ctx, "stage-a")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	v2 := strings.NewReplacer("      script: a.sh\n", "      script: a.sh\n      memory: 1Gi\n",
 		"      script: b.sh\n", "      script: b.sh\n      cpu: \"2\"\n").Replace(twoClusters) +
@@ -244,7 +260,7 @@ func TestFailureOnOneClusterAndRollback(t *testing.T) {
 	if err != nil || rb.Outcome != store.DeploymentRolledBack || len(rb.Functions) != 2 {
 		t.Fatalf("rollback = %+v, %v", rb, err)
 	}
-	if s, _ := c1.GetService(ctx, "stage-a"); s.Memory != "" || !strings.Contains(s.Script, "stage a") {
+	if s, _ := c1.GetService(ctx, "stage-a"); s.Memory != before.Memory || !strings.Contains(s.Script, "stage a") {
 		t.Errorf("stage-a after rollback: memory %q script %q", s.Memory, s.Script)
 	}
 	if s, _ := c2.GetService(ctx, "stage-b"); s.CPU != "" {
@@ -410,5 +426,39 @@ func TestDriftAdoptOrReapply(t *testing.T) {
 	r = mustApply(t, e, mustPlan(t, e, req))
 	if ds, err = e.Drift(ctx, owner, r.Deployment); err != nil || ds[0].State != deploy.DriftNone || ds[1].State != deploy.DriftNone {
 		t.Errorf("drift after re-applying = %+v, %v", ds, err)
+	}
+}
+
+// TestStartedCreateCountsAsCreated: a create the journal shows started
+// but never confirmed (the server stopped mid-call) may have happened:
+// when the workflow no longer has the function, the plan deletes it.
+func TestStartedCreateCountsAsCreated(t *testing.T) {
+	ctx := context.Background()
+	c, _ := fakeOSCAR(t, true)
+	j, owner := journal(t)
+	e := &deploy.Engine{Resolve: resolver(map[string]backends.Services{"mine": c}), Journal: j}
+	req := deploy.Request{OwnerID: owner, Workflow: "wf", Doc: parseDoc(t, pipeline), Scripts: scripts, Clusters: map[string]string{"edge": "mine"}}
+	p := mustPlan(t, e, req)
+	// What a server stopped after sending stage-b's create leaves behind.
+	if err := c.CreateService(ctx, action(t, p, "stage-b").Service); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Begin(ctx, store.Deployment{OwnerID: owner, Workflow: "wf", Clusters: []string{"mine"}, Functions: []store.DeployedFunction{
+		{Cluster: "mine", FDLCluster: "edge", Name: "stage-a", Action: "create", State: store.FunctionPlanned},
+		{Cluster: "mine", FDLCluster: "edge", Name: "stage-b", Action: "create", State: store.FunctionStarted},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	req.Doc = parseDoc(t, pipeline[:strings.Index(pipeline, "  - edge:\n      name: stage-b")])
+	p = mustPlan(t, e, req)
+	if k := kinds(p); k["stage-a"] != deploy.ActionCreate || k["stage-b"] != deploy.ActionDelete {
+		t.Fatalf("plan = %v", k)
+	}
+	if r := mustApply(t, e, p); r.Outcome != store.DeploymentApplied {
+		t.Fatalf("apply = %+v", r)
+	}
+	deps, _ := j.List(ctx, owner, "wf")
+	if len(deps) != 2 || deps[1].Outcome != store.DeploymentInterrupted {
+		t.Errorf("the stopped deployment is not marked interrupted: %+v", deps)
 	}
 }
