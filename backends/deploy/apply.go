@@ -237,33 +237,40 @@ func (e *Engine) Apply(ctx context.Context, p *Plan, progress func(Event)) (*Res
 // the cluster has by then: a create finding the service updates it, an
 // update not finding it creates it, a delete not finding it is done.
 func applyFunc(a *Action) func(ctx context.Context, s backends.Services) error {
-	svc := a.Service
-	name := a.Name
+	svc, name := a.Service, a.Name
 	switch a.Kind {
 	case ActionCreate:
-		return func(ctx context.Context, s backends.Services) error {
-			err := s.CreateService(ctx, svc)
-			if errors.Is(err, backends.ErrConflict) {
-				err = s.UpdateService(ctx, svc)
-			}
-			return err
-		}
+		return func(ctx context.Context, s backends.Services) error { return put(ctx, s, svc, true) }
 	case ActionUpdate:
-		return func(ctx context.Context, s backends.Services) error {
-			err := s.UpdateService(ctx, svc)
-			if errors.Is(err, backends.ErrNotFound) {
-				err = s.CreateService(ctx, svc)
-			}
-			return err
-		}
+		return func(ctx context.Context, s backends.Services) error { return put(ctx, s, svc, false) }
 	default: // delete
-		return func(ctx context.Context, s backends.Services) error {
-			if err := s.DeleteService(ctx, name); err != nil && !errors.Is(err, backends.ErrNotFound) {
-				return err
-			}
-			return nil
-		}
+		return func(ctx context.Context, s backends.Services) error { return remove(ctx, s, name) }
 	}
+}
+
+// put creates (first) or updates svc, falling back to the other when the
+// cluster says the service does or does not exist.
+func put(ctx context.Context, s backends.Services, svc *backends.Service, create bool) error {
+	if create {
+		err := s.CreateService(ctx, svc)
+		if errors.Is(err, backends.ErrConflict) {
+			err = s.UpdateService(ctx, svc)
+		}
+		return err
+	}
+	err := s.UpdateService(ctx, svc)
+	if errors.Is(err, backends.ErrNotFound) {
+		err = s.CreateService(ctx, svc)
+	}
+	return err
+}
+
+// remove deletes a service; one already gone is no error.
+func remove(ctx context.Context, s backends.Services, name string) error {
+	if err := s.DeleteService(ctx, name); err != nil && !errors.Is(err, backends.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // Restorable is a service as a cluster returned it, less what the cluster
@@ -303,24 +310,13 @@ func (e *Engine) Rollback(ctx context.Context, ownerID, id int64, progress func(
 		switch ActionKind(f.Action) {
 		case ActionCreate:
 			name := f.Name
-			j.run = func(ctx context.Context, s backends.Services) error {
-				if err := s.DeleteService(ctx, name); err != nil && !errors.Is(err, backends.ErrNotFound) {
-					return err
-				}
-				return nil
-			}
+			j.run = func(ctx context.Context, s backends.Services) error { return remove(ctx, s, name) }
 		case ActionUpdate, ActionDelete:
 			var prev backends.Service
 			if err := json.Unmarshal(f.Previous, &prev); err != nil || prev.Name == "" {
 				return nil, fmt.Errorf("deployment %d: no previous definition of %q on %q to restore", id, f.Name, f.Cluster)
 			}
-			j.run = func(ctx context.Context, s backends.Services) error {
-				err := s.UpdateService(ctx, &prev)
-				if errors.Is(err, backends.ErrNotFound) {
-					err = s.CreateService(ctx, &prev)
-				}
-				return err
-			}
+			j.run = func(ctx context.Context, s backends.Services) error { return put(ctx, s, &prev, false) }
 		default:
 			continue
 		}

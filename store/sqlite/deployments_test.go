@@ -12,19 +12,24 @@ import (
 	"github.com/fdlstudio/fdlstudio/store"
 )
 
+func openDeployments(t *testing.T) (*DB, *Deployments, store.User) {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "fdlstudio.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	sealer, _ := store.NewSealer(bytes.Repeat([]byte{3}, store.KeySize))
+	alice, _ := db.UpsertUser(context.Background(), "iss", "alice", "Alice", "")
+	return db, db.Deployments(sealer), alice
+}
+
 // TestDeploymentsJournal: a deployment is recorded with its functions,
 // marked as it goes, superseded when a new one of the same workflow
 // begins, and kept per owner; previous definitions are sealed at rest.
 func TestDeploymentsJournal(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "fdlstudio.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	sealer, _ := store.NewSealer(bytes.Repeat([]byte{3}, store.KeySize))
-	repo := db.Deployments(sealer)
-	alice, _ := db.UpsertUser(ctx, "iss", "alice", "Alice", "")
+	db, repo, alice := openDeployments(t)
 	bob, _ := db.UpsertUser(ctx, "iss", "bob", "Bob", "")
 
 	prev := []byte(`{"name":"b","storage_providers":{"s3":{"x":{"secret_key":"TOP-SECRET"}}}}`)
@@ -82,14 +87,7 @@ func TestDeploymentsJournal(t *testing.T) {
 // workflow, updated and forgotten id by id.
 func TestWorkflowClusterMap(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "fdlstudio.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	sealer, _ := store.NewSealer(bytes.Repeat([]byte{3}, store.KeySize))
-	repo := db.Deployments(sealer)
-	alice, _ := db.UpsertUser(ctx, "iss", "alice", "Alice", "")
+	_, repo, alice := openDeployments(t)
 	if err := repo.SetClusterMap(ctx, alice.ID, "wf", map[string]string{"edge": "one", "cloud": "two"}); err != nil {
 		t.Fatal(err)
 	}
