@@ -115,13 +115,16 @@ func (e *Engine) effects(ctx context.Context, cs *clusterSet, doc *fdl.Document,
 					Message: fmt.Sprintf("creates folder %q on %s", f, a.Cluster)})
 			}
 		}
-		from, to := "private", Comparable(a.Service).Visibility
-		if a.Deployed != nil {
-			from = Comparable(a.Deployed).Visibility
-		}
-		if from != to {
+		to := Comparable(a.Service).Visibility
+		switch {
+		case a.Deployed == nil && to != "private":
 			p.Effects = append(p.Effects, Effect{Kind: EffectVisibility, Cluster: a.Cluster, Function: a.Name,
-				Message: fmt.Sprintf("%s on %s becomes %s (was %s)", a.Name, a.Cluster, to, from)})
+				Message: fmt.Sprintf("%s on %s is created %s", a.Name, a.Cluster, to)})
+		case a.Deployed != nil:
+			if from := Comparable(a.Deployed).Visibility; from != to {
+				p.Effects = append(p.Effects, Effect{Kind: EffectVisibility, Cluster: a.Cluster, Function: a.Name,
+					Message: fmt.Sprintf("%s on %s becomes %s (was %s)", a.Name, a.Cluster, to, from)})
+			}
 		}
 	}
 	if err := e.wipes(ctx, cs, p); err != nil {

@@ -462,3 +462,26 @@ func TestStartedCreateCountsAsCreated(t *testing.T) {
 		t.Errorf("the stopped deployment is not marked interrupted: %+v", deps)
 	}
 }
+
+// TestVisibilityChangeIsASideEffect: making a deployed service public is
+// one changed field and a side effect said before applying.
+func TestVisibilityChangeIsASideEffect(t *testing.T) {
+	c, _ := fakeOSCAR(t, true)
+	e := &deploy.Engine{Resolve: resolver(map[string]backends.Services{"mine": c})}
+	req := deploy.Request{Doc: parseDoc(t, pipeline), Scripts: scripts, Clusters: map[string]string{"edge": "mine"}}
+	mustApply(t, e, mustPlan(t, e, req))
+	req.Doc = parseDoc(t, strings.Replace(pipeline, "      script: a.sh\n", "      script: a.sh\n      visibility: public\n", 1))
+	p := mustPlan(t, e, req)
+	if ch := action(t, p, "stage-a").Changes; len(ch) != 1 || ch[0] != (deploy.Change{Field: "visibility", From: "private", To: "public"}) {
+		t.Errorf("changes = %+v", ch)
+	}
+	var vis []string
+	for _, ef := range p.Effects {
+		if ef.Kind == deploy.EffectVisibility {
+			vis = append(vis, ef.Message)
+		}
+	}
+	if !slices.Equal(vis, []string{"stage-a on mine becomes public (was private)"}) {
+		t.Errorf("visibility effects = %q", vis)
+	}
+}
