@@ -1,11 +1,15 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/store"
@@ -97,4 +101,43 @@ func Adopt(fd FunctionDrift) ([]byte, error) {
 		return nil, fmt.Errorf("service %q is not on cluster %q: there is nothing to adopt", fd.Name, fd.Cluster)
 	}
 	return FDL(fd.FDLCluster, fd.Current)
+}
+
+// Placement says which version of a workflow a cluster has.
+type Placement struct {
+	Cluster    string    `json:"cluster"`
+	Version    int64     `json:"version"`
+	Deployment int64     `json:"deployment"`
+	At         time.Time `json:"at"`
+}
+
+// Where says, for each cluster a workflow was deployed to, which version
+// it has: that of the newest applied deployment on it (a failed,
+// interrupted or rolled-back one did not take a version there). A
+// cluster whose newest applied deployment only deleted is left out: the
+// workflow is gone from it. deps are one workflow's deployments, any
+// order; the result is by cluster name.
+func Where(deps []store.Deployment) []Placement {
+	sorted := slices.Clone(deps)
+	slices.SortFunc(sorted, func(a, b store.Deployment) int { return cmp.Compare(b.ID, a.ID) })
+	seen := map[string]bool{}
+	var out []Placement
+	for _, d := range sorted {
+		if d.Outcome != store.DeploymentApplied {
+			continue
+		}
+		for _, c := range d.Clusters {
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
+			if slices.ContainsFunc(d.Functions, func(f store.DeployedFunction) bool {
+				return f.Cluster == c && ActionKind(f.Action) != ActionDelete
+			}) {
+				out = append(out, Placement{Cluster: c, Version: d.Version, Deployment: d.ID, At: d.StartedAt})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Placement) int { return strings.Compare(a.Cluster, b.Cluster) })
+	return out
 }

@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -483,5 +484,28 @@ func TestVisibilityChangeIsASideEffect(t *testing.T) {
 	}
 	if !slices.Equal(vis, []string{"stage-a on mine becomes public (was private)"}) {
 		t.Errorf("visibility effects = %q", vis)
+	}
+}
+
+// TestWhereEachVersionIs: a cluster has the version of its newest applied
+// deployment; one that failed does not count, one that deleted
+// everything takes the workflow away.
+func TestWhereEachVersionIs(t *testing.T) {
+	fn := func(cluster, action string) store.DeployedFunction {
+		return store.DeployedFunction{Cluster: cluster, Name: "s", Action: action}
+	}
+	deps := []store.Deployment{
+		{ID: 4, Version: 3, Outcome: store.DeploymentFailed, Clusters: []string{"one"}, Functions: []store.DeployedFunction{fn("one", "update")}},
+		{ID: 1, Version: 1, Outcome: store.DeploymentApplied, Clusters: []string{"one", "two"}, Functions: []store.DeployedFunction{fn("one", "create"), fn("two", "create")}},
+		{ID: 3, Version: 2, Outcome: store.DeploymentApplied, Clusters: []string{"three"}, Functions: []store.DeployedFunction{fn("three", "delete")}},
+		{ID: 2, Version: 2, Outcome: store.DeploymentApplied, Clusters: []string{"two", "three"}, Functions: []store.DeployedFunction{fn("two", "update"), fn("three", "create")}},
+	}
+	got := deploy.Where(deps)
+	var s []string
+	for _, p := range got {
+		s = append(s, fmt.Sprintf("%s=v%d#%d", p.Cluster, p.Version, p.Deployment))
+	}
+	if strings.Join(s, " ") != "one=v1#1 two=v2#2" {
+		t.Errorf("where = %v", s)
 	}
 }
