@@ -201,8 +201,9 @@ func interruptedApplyConverges(t *testing.T, c backends.Services) {
 	}
 
 	// Both were created by this workflow: removing them from it deletes
-	// them, stage-a too (created by the cut apply).
-	req.Delete = true
+	// them, stage-a too (created by the cut apply). The journal knows
+	// where they are: no mapping is needed.
+	req.Delete, req.Clusters = true, nil
 	p = mustPlan(t, e, req)
 	if k := kinds(p); k["stage-a"] != deploy.ActionDelete || k["stage-b"] != deploy.ActionDelete || len(k) != 2 {
 		t.Errorf("--delete plan = %v", k)

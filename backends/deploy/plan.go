@@ -194,13 +194,16 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 			return nil, inputErr("%s: the service has no name", f.Path)
 		}
 		a.Cluster = req.Clusters[f.Cluster]
-		if a.Cluster == "" {
+		switch {
+		case a.Cluster == "" && req.Delete:
+			// The journal knows where the workflow's functions went.
+		case a.Cluster == "":
 			a.Kind, a.Reason = ActionNeedsCluster, fmt.Sprintf("no registered cluster is given for the FDL cluster %q", f.Cluster)
 			if !missing[f.Cluster] {
 				missing[f.Cluster] = true
 				p.NeedsCluster = append(p.NeedsCluster, f.Cluster)
 			}
-		} else {
+		default:
 			if other, dup := seen[a.Key()]; dup {
 				return nil, inputErr("%s: service %q is already defined at %s for the same cluster %q", f.Path, a.Name, other, a.Cluster)
 			}
@@ -210,6 +213,9 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		p.Actions = append(p.Actions, a)
 	}
 	for _, aws := range doc.Model().AWS {
+		if req.Delete {
+			break // nothing of it was deployed
+		}
 		name := "(unnamed)"
 		if aws.Lambda != nil && aws.Lambda.Name != "" {
 			name = aws.Lambda.Name
