@@ -56,6 +56,10 @@ type DeployedFunction struct {
 	// Previous is the definition the cluster had before (JSON, with the
 	// credentials the cluster returned), kept for rollback; empty for a
 	// create. Implementations encrypt it at rest.
-	Previous  []byte
-	UpdatedAt time.Time
+	Previous []byte
+	// Credentials are the credential values sent (JSON, path -> value),
+	// so a later plan can tell a changed secret the cluster does not
+	// return. Implementations encrypt them at rest.
+	Credentials []byte
+	UpdatedAt   time.Time
 }

@@ -159,6 +159,11 @@ func (e *Engine) Apply(ctx context.Context, p *Plan, progress func(Event)) (*Res
 			if line.Applied, err = json.Marshal(Clean(a.Service)); err != nil {
 				return nil, fmt.Errorf("service %q: %w", a.Name, err)
 			}
+			if creds := credentials(a.Service); len(creds) > 0 {
+				if line.Credentials, err = json.Marshal(creds); err != nil {
+					return nil, fmt.Errorf("service %q: %w", a.Name, err)
+				}
+			}
 		}
 		if a.Deployed != nil {
 			if line.Previous, err = json.Marshal(Restorable(a.Deployed)); err != nil {

@@ -100,7 +100,12 @@ func normalIO(ios []backends.StorageIOConfig, service string) []backends.Storage
 // cluster's copy), comparing both as Comparable. A credential counts as
 // changed only where the cluster returns its value and it differs; its
 // values are never shown. Nil when nothing differs.
-func Diff(want, have *backends.Service) []Change {
+func Diff(want, have *backends.Service) []Change { return diffSent(want, have, nil) }
+
+// diffSent is Diff that also compares each credential the cluster does
+// not return (secrets come back blank) with the value last sent, when
+// sent (path -> value, from the journal) has it.
+func diffSent(want, have *backends.Service, sent map[string]string) []Change {
 	a, errA := jsonValue(Comparable(have))
 	b, errB := jsonValue(Comparable(want))
 	if errA != nil || errB != nil {
@@ -110,7 +115,11 @@ func Diff(want, have *backends.Service) []Change {
 	diffValues("", a, b, &out)
 	haveCreds := credentials(have)
 	for path, v := range credentials(want) {
-		if old := haveCreds[path]; v != "" && old != "" && old != v {
+		old := haveCreds[path]
+		if old == "" {
+			old = sent[path]
+		}
+		if v != "" && old != "" && old != v {
 			out = append(out, Change{Field: path, From: "(hidden)", To: "(hidden, changed)"})
 		}
 	}

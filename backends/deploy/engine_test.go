@@ -510,3 +510,35 @@ func TestWhereEachVersionIs(t *testing.T) {
 		t.Errorf("where = %v", s)
 	}
 }
+
+// TestChangedSecretIsAnUpdate: the local cluster, like OSCAR, returns
+// secret values blank; a changed secret is still an update (compared
+// with the value last sent, kept sealed in the journal), shown without
+// its value, and an unchanged one is no change.
+func TestChangedSecretIsAnUpdate(t *testing.T) {
+	ctx := context.Background()
+	c := localCluster(t)
+	j, owner := journal(t)
+	e := &deploy.Engine{Resolve: resolver(map[string]backends.Services{"mine": c}), Journal: j}
+	withSecret := func(v string) string {
+		return strings.Replace(pipeline, "      script: a.sh\n", "      script: a.sh\n      environment:\n        secrets: {API_TOKEN: "+v+"}\n", 1)
+	}
+	req := deploy.Request{OwnerID: owner, Workflow: "wf", Doc: parseDoc(t, withSecret("first-value")), Scripts: scripts, Clusters: map[string]string{"edge": "mine"}}
+	mustApply(t, e, mustPlan(t, e, req))
+	if s, _ := c.GetService(ctx, "stage-a"); s.Environment == nil || s.Environment.Secrets["API_TOKEN"] != "" {
+		t.Fatalf("the cluster returns the secret: %+v", s.Environment)
+	}
+	if p := mustPlan(t, e, req); p.Changes() {
+		t.Fatalf("an unchanged secret is a change: %+v", p.Actions)
+	}
+	req.Doc = parseDoc(t, withSecret("second-value"))
+	p := mustPlan(t, e, req)
+	a := action(t, p, "stage-a")
+	if a.Kind != deploy.ActionUpdate || len(a.Changes) != 1 || a.Changes[0] != (deploy.Change{Field: "environment.secrets.API_TOKEN", From: "(hidden)", To: "(hidden, changed)"}) {
+		t.Fatalf("plan = %s %+v", a.Kind, a.Changes)
+	}
+	mustApply(t, e, p)
+	if p := mustPlan(t, e, req); p.Changes() {
+		t.Errorf("after applying the new secret: %+v", p.Actions)
+	}
+}

@@ -3,6 +3,7 @@ package deploy
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -224,6 +225,12 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 			Reason: "AWS functions cannot be deployed yet: FDL Studio has no AWS backend"})
 	}
 
+	var deps []store.Deployment
+	if e.Journal != nil && req.Workflow != "" {
+		if deps, err = e.Journal.List(ctx, req.OwnerID, req.Workflow); err != nil {
+			return nil, fmt.Errorf("read the deployments of workflow %q: %w", req.Workflow, err)
+		}
+	}
 	clusters := newClusterSet(e)
 	// What the cluster has now, for each function of the workflow.
 	if err := e.readDeployed(ctx, clusters, p.Actions); err != nil {
@@ -241,14 +248,14 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		case a.Deployed == nil:
 			a.Kind = ActionCreate
 		default:
-			if a.Changes = Diff(a.Service, a.Deployed); len(a.Changes) > 0 {
+			if a.Changes = diffSent(a.Service, a.Deployed, lastSent(deps, a.Cluster, a.Name)); len(a.Changes) > 0 {
 				a.Kind = ActionUpdate
 			} else {
 				a.Kind = ActionUnchanged
 			}
 		}
 	}
-	if err := e.planDeletes(ctx, clusters, req, p); err != nil {
+	if err := e.planDeletes(ctx, clusters, req, deps, p); err != nil {
 		return nil, err
 	}
 	if req.Delete {
@@ -350,14 +357,7 @@ func (e *Engine) readDeployed(ctx context.Context, cs *clusterSet, actions []Act
 // planDeletes adds a delete for every function an earlier deployment of
 // the workflow created that the workflow no longer has (all of them when
 // req.Delete) and that its cluster still has.
-func (e *Engine) planDeletes(ctx context.Context, cs *clusterSet, req Request, p *Plan) error {
-	if e.Journal == nil || req.Workflow == "" {
-		return nil
-	}
-	deps, err := e.Journal.List(ctx, req.OwnerID, req.Workflow)
-	if err != nil {
-		return fmt.Errorf("read the deployments of workflow %q: %w", req.Workflow, err)
-	}
+func (e *Engine) planDeletes(ctx context.Context, cs *clusterSet, req Request, deps []store.Deployment, p *Plan) error {
 	keep := map[string]bool{}
 	if !req.Delete {
 		for _, a := range p.Actions {
@@ -395,6 +395,30 @@ func (e *Engine) planDeletes(ctx context.Context, cs *clusterSet, req Request, p
 		}
 	}
 	return nil
+}
+
+// lastSent is the credentials the newest deployment in deps that sent
+// cluster/name recorded, or nil.
+func lastSent(deps []store.Deployment, cluster, name string) map[string]string {
+	var best *store.DeployedFunction
+	var bestID int64
+	for i := range deps {
+		for j := range deps[i].Functions {
+			f := &deps[i].Functions[j]
+			if f.Cluster == cluster && f.Name == name && f.State == store.FunctionDone &&
+				ActionKind(f.Action) != ActionDelete && len(f.Credentials) > 0 && deps[i].ID > bestID {
+				best, bestID = f, deps[i].ID
+			}
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	var m map[string]string
+	if json.Unmarshal(best.Credentials, &m) != nil {
+		return nil
+	}
+	return m
 }
 
 // Created returns the functions the deployments deps (of one workflow,

@@ -28,6 +28,10 @@ func previousPurpose(id int64, cluster, name string) string {
 	return "deployment:" + strconv.FormatInt(id, 10) + ":" + cluster + ":" + name + ":previous"
 }
 
+func deploymentCredentialsPurpose(id int64, cluster, name string) string {
+	return "deployment:" + strconv.FormatInt(id, 10) + ":" + cluster + ":" + name + ":credentials"
+}
+
 // Begin records a new deployment, every function in state planned (or
 // the state given), and marks the owner's earlier deployments of the same
 // workflow that are still running as interrupted: a new apply supersedes
@@ -67,11 +71,15 @@ func (r *Deployments) Begin(ctx context.Context, d store.Deployment) (store.Depl
 		if err != nil {
 			return d, err
 		}
+		creds, err := r.seal(f.Credentials, deploymentCredentialsPurpose(d.ID, f.Cluster, f.Name))
+		if err != nil {
+			return d, err
+		}
 		f.UpdatedAt = d.StartedAt
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deployment_functions
-			(deployment_id, seq, cluster, fdl_cluster, name, action, state, message, applied, previous_sealed, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, i, f.Cluster, f.FDLCluster, f.Name, f.Action, f.State, f.Message, string(f.Applied), sealed, now.Unix()); err != nil {
+			(deployment_id, seq, cluster, fdl_cluster, name, action, state, message, applied, previous_sealed, credentials_sealed, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, i, f.Cluster, f.FDLCluster, f.Name, f.Action, f.State, f.Message, string(f.Applied), sealed, creds, now.Unix()); err != nil {
 			if isUniqueViolation(err) {
 				return d, fmt.Errorf("function %q on cluster %q is twice in the deployment: %w", f.Name, f.Cluster, store.ErrConflict)
 			}
@@ -82,10 +90,14 @@ func (r *Deployments) Begin(ctx context.Context, d store.Deployment) (store.Depl
 }
 
 func (r *Deployments) sealPrevious(id int64, cluster, name string, prev []byte) (string, error) {
-	if len(prev) == 0 {
+	return r.seal(prev, previousPurpose(id, cluster, name))
+}
+
+func (r *Deployments) seal(v []byte, purpose string) (string, error) {
+	if len(v) == 0 {
 		return "", nil
 	}
-	return r.sealer.Seal(prev, previousPurpose(id, cluster, name))
+	return r.sealer.Seal(v, purpose)
 }
 
 // Mark records a function's new state and message. previous, when not
@@ -184,7 +196,7 @@ func (r *Deployments) query(ctx context.Context, where string, args ...any) ([]s
 }
 
 func (r *Deployments) functions(ctx context.Context, id int64) ([]store.DeployedFunction, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT cluster, fdl_cluster, name, action, state, message, applied, previous_sealed, updated_at
+	rows, err := r.db.QueryContext(ctx, `SELECT cluster, fdl_cluster, name, action, state, message, applied, previous_sealed, credentials_sealed, updated_at
 		FROM deployment_functions WHERE deployment_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
@@ -193,9 +205,9 @@ func (r *Deployments) functions(ctx context.Context, id int64) ([]store.Deployed
 	var out []store.DeployedFunction
 	for rows.Next() {
 		var f store.DeployedFunction
-		var applied, sealed string
+		var applied, sealed, creds string
 		var updated int64
-		if err := rows.Scan(&f.Cluster, &f.FDLCluster, &f.Name, &f.Action, &f.State, &f.Message, &applied, &sealed, &updated); err != nil {
+		if err := rows.Scan(&f.Cluster, &f.FDLCluster, &f.Name, &f.Action, &f.State, &f.Message, &applied, &sealed, &creds, &updated); err != nil {
 			return nil, err
 		}
 		if applied != "" {
@@ -204,6 +216,11 @@ func (r *Deployments) functions(ctx context.Context, id int64) ([]store.Deployed
 		if sealed != "" {
 			if f.Previous, err = r.sealer.Open(sealed, previousPurpose(id, f.Cluster, f.Name)); err != nil {
 				return nil, fmt.Errorf("deployment %d, function %q: previous definition: %w", id, f.Name, err)
+			}
+		}
+		if creds != "" {
+			if f.Credentials, err = r.sealer.Open(creds, deploymentCredentialsPurpose(id, f.Cluster, f.Name)); err != nil {
+				return nil, fmt.Errorf("deployment %d, function %q: credentials sent: %w", id, f.Name, err)
 			}
 		}
 		f.UpdatedAt = time.Unix(updated, 0)

@@ -36,14 +36,15 @@ func TestDeploymentsJournal(t *testing.T) {
 	d, err := repo.Begin(ctx, store.Deployment{OwnerID: alice.ID, User: "Alice", Workflow: "wf", Version: 3, Clusters: []string{"one"},
 		Functions: []store.DeployedFunction{
 			{Cluster: "one", FDLCluster: "edge", Name: "a", Action: "create", Applied: []byte(`{"name":"a"}`)},
-			{Cluster: "one", FDLCluster: "edge", Name: "b", Action: "update", Previous: prev},
+			{Cluster: "one", FDLCluster: "edge", Name: "b", Action: "update", Previous: prev, Credentials: []byte(`{"environment.secrets.K":"SENT-SECRET"}`)},
 		}})
 	if err != nil || d.ID == 0 || d.Outcome != store.DeploymentRunning {
 		t.Fatalf("begin = %+v, %v", d, err)
 	}
-	var raw string
-	if err := db.SQL().QueryRowContext(ctx, "SELECT previous_sealed FROM deployment_functions WHERE name = 'b'").Scan(&raw); err != nil || strings.Contains(raw, "TOP-SECRET") || raw == "" {
-		t.Errorf("previous at rest = %q, %v: want it sealed", raw, err)
+	var raw, creds string
+	if err := db.SQL().QueryRowContext(ctx, "SELECT previous_sealed, credentials_sealed FROM deployment_functions WHERE name = 'b'").Scan(&raw, &creds); err != nil ||
+		strings.Contains(raw, "TOP-SECRET") || raw == "" || strings.Contains(creds, "SENT-SECRET") || creds == "" {
+		t.Errorf("at rest: previous %q, credentials %q, %v: want both sealed", raw, creds, err)
 	}
 	if err := repo.Mark(ctx, d.ID, "one", "a", store.FunctionFailed, "image not allowed", nil); err != nil {
 		t.Fatal(err)
@@ -58,7 +59,7 @@ func TestDeploymentsJournal(t *testing.T) {
 	if f := got.Functions[0]; f.Name != "a" || f.State != store.FunctionFailed || f.Message != "image not allowed" || string(f.Applied) != `{"name":"a"}` {
 		t.Errorf("function a = %+v", f)
 	}
-	if f := got.Functions[1]; f.State != store.FunctionPlanned || !bytes.Equal(f.Previous, prev) {
+	if f := got.Functions[1]; f.State != store.FunctionPlanned || !bytes.Equal(f.Previous, prev) || !strings.Contains(string(f.Credentials), "SENT-SECRET") {
 		t.Errorf("function b = %+v", f)
 	}
 	if _, err := repo.Get(ctx, bob.ID, d.ID); !errors.Is(err, store.ErrNotFound) {

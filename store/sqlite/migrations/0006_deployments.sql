@@ -1,7 +1,9 @@
 -- Deployments of workflows (backends/deploy): one row per apply, with the
 -- journal of every function it planned. The journal is what makes an
 -- interrupted apply converge and a rollback possible; previous_sealed is
--- the definition a function had before, sealed (it may hold credentials).
+-- the definition a function had before, sealed (it may hold credentials);
+-- credentials_sealed the credential values sent, sealed, so that a changed
+-- secret the cluster does not return is still seen as a change.
 CREATE TABLE deployments (
     id          INTEGER PRIMARY KEY,
     owner_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -26,6 +28,7 @@ CREATE TABLE deployment_functions (
     message         TEXT    NOT NULL DEFAULT '',
     applied         TEXT    NOT NULL DEFAULT '',
     previous_sealed TEXT    NOT NULL DEFAULT '',
+    credentials_sealed TEXT NOT NULL DEFAULT '',
     updated_at      INTEGER NOT NULL,
     PRIMARY KEY (deployment_id, cluster, name)
 );
