@@ -281,7 +281,8 @@ func remove(ctx context.Context, s backends.Services, name string) error {
 // Restorable is a service as a cluster returned it, less what the cluster
 // generates (token, owner, bucket list, namespace, status) and the
 // minio.default it injects: what can be sent back to restore it. Secret
-// values a cluster does not return stay blank. s is not changed.
+// values a cluster does not return stay blank (Rollback fills them from
+// the journal). s is not changed.
 func Restorable(s *backends.Service) *backends.Service {
 	c := *s
 	c.Token, c.Owner, c.BucketList, c.Namespace = "", "", nil, ""
@@ -292,7 +293,8 @@ func Restorable(s *backends.Service) *backends.Service {
 
 // Rollback restores what deployment id (of ownerID) changed: a service it
 // created is deleted, one it updated or deleted gets its previous
-// definition back. Functions it did not change (unchanged, failed, never
+// definition back, with the credential values an earlier deployment of
+// the workflow sent where the cluster returned them blank. Functions it did not change (unchanged, failed, never
 // sent) are left alone. Each function's outcome is journaled and
 // reported as for Apply; the deployment's outcome becomes rolled-back
 // when every restore succeeded.
@@ -305,6 +307,14 @@ func (e *Engine) Rollback(ctx context.Context, ownerID, id int64, progress func(
 	if err != nil {
 		return nil, fmt.Errorf("deployment %d: %w", id, err)
 	}
+	// The deployments before this one say which credential values were
+	// sent before: a cluster returns secrets blank, and a restore must
+	// not blank them.
+	all, err := e.Journal.List(ctx, ownerID, d.Workflow)
+	if err != nil {
+		return nil, fmt.Errorf("read the deployments of workflow %q: %w", d.Workflow, err)
+	}
+	earlier := slices.DeleteFunc(all, func(o store.Deployment) bool { return o.ID >= id })
 	var jobs []job
 	var fns []store.DeployedFunction
 	for _, f := range d.Functions {
@@ -320,6 +330,13 @@ func (e *Engine) Rollback(ctx context.Context, ownerID, id int64, progress func(
 			var prev backends.Service
 			if err := json.Unmarshal(f.Previous, &prev); err != nil || prev.Name == "" {
 				return nil, fmt.Errorf("deployment %d: no previous definition of %q on %q to restore", id, f.Name, f.Cluster)
+			}
+			if sent := lastSent(earlier, f.Cluster, f.Name); sent != nil {
+				backends.EachCredential(&prev, func(c backends.Credential) {
+					if v, ok := sent[c.Path]; ok && *c.Value == "" {
+						*c.Value = v
+					}
+				})
 			}
 			j.run = func(ctx context.Context, s backends.Services) error { return put(ctx, s, &prev, false) }
 		default:

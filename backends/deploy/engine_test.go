@@ -537,8 +537,19 @@ func TestChangedSecretIsAnUpdate(t *testing.T) {
 	if a.Kind != deploy.ActionUpdate || len(a.Changes) != 1 || a.Changes[0] != (deploy.Change{Field: "environment.secrets.API_TOKEN", From: "(hidden)", To: "(hidden, changed)"}) {
 		t.Fatalf("plan = %s %+v", a.Kind, a.Changes)
 	}
-	mustApply(t, e, p)
+	r := mustApply(t, e, p)
 	if p := mustPlan(t, e, req); p.Changes() {
 		t.Errorf("after applying the new secret: %+v", p.Actions)
+	}
+
+	// The rollback sends the first value again, not the blank the
+	// cluster returned.
+	w := &watched{Services: c}
+	e.Resolve = resolver(map[string]backends.Services{"mine": w})
+	if rb, err := e.Rollback(ctx, owner, r.Deployment, nil); err != nil || rb.Outcome != store.DeploymentRolledBack {
+		t.Fatalf("rollback = %+v, %v", rb, err)
+	}
+	if len(w.sent) != 1 || w.sent[0].Environment == nil || w.sent[0].Environment.Secrets["API_TOKEN"] != "first-value" {
+		t.Errorf("rollback sent %+v", w.sent)
 	}
 }
