@@ -352,6 +352,10 @@ func TestPlanUnmappedAWSAndLoops(t *testing.T) {
       script: b.sh
       input: [{storage_provider: minio.default, path: loop/pong}]
       output: [{storage_provider: minio.default, path: loop/ping}]
+  - mine:
+      name: same-name
+      image: alpine
+      script: a.sh
   - elsewhere:
       name: self
       image: alpine
@@ -365,6 +369,9 @@ func TestPlanUnmappedAWSAndLoops(t *testing.T) {
 	k := kinds(p)
 	if k["ping"] != deploy.ActionCreate || k["self"] != deploy.ActionNeedsCluster || k["on-aws"] != deploy.ActionUnsupported {
 		t.Errorf("plan = %v", k)
+	}
+	if a := action(t, p, "same-name"); a.Kind != deploy.ActionCreate || a.Cluster != "mine" {
+		t.Errorf("an FDL id that names a registered cluster goes to it: %+v", a)
 	}
 	if !slices.Equal(p.NeedsCluster, []string{"elsewhere"}) {
 		t.Errorf("needs cluster = %v", p.NeedsCluster)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -76,7 +77,9 @@ type Request struct {
 	Doc      *fdl.Document
 	// Scripts is the FDL's folder or bundle, where script paths are read.
 	Scripts fs.FS
-	// Clusters maps the FDL's cluster ids to registered cluster names.
+	// Clusters maps the FDL's cluster ids to registered cluster names. An
+	// id it leaves out goes to the registered cluster of the same name,
+	// if the resolver knows one.
 	Clusters map[string]string
 	// Delete plans the removal of every function earlier deployments of
 	// the workflow created, instead of deploying it.
@@ -187,6 +190,22 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		return nil, &InputError{Err: err}
 	}
 	p := &Plan{OwnerID: req.OwnerID, User: req.User, Workflow: req.Workflow, Version: req.Version}
+	clusters := newClusterSet(e)
+	// An FDL cluster id nobody mapped goes to the registered cluster of
+	// the same name, if there is one; otherwise the caller asks.
+	mapping := maps.Clone(req.Clusters)
+	if mapping == nil {
+		mapping = map[string]string{}
+	}
+	for _, f := range fns {
+		if _, ok := mapping[f.Cluster]; !ok && !req.Delete {
+			if _, err := clusters.get(ctx, f.Cluster); err == nil {
+				mapping[f.Cluster] = f.Cluster
+			} else {
+				mapping[f.Cluster] = ""
+			}
+		}
+	}
 	seen := map[string]string{}
 	missing := map[string]bool{}
 	for _, f := range fns {
@@ -194,7 +213,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		if a.Name == "" {
 			return nil, inputErr("%s: the service has no name", f.Path)
 		}
-		a.Cluster = req.Clusters[f.Cluster]
+		a.Cluster = mapping[f.Cluster]
 		switch {
 		case a.Cluster == "" && req.Delete:
 			// The journal knows where the workflow's functions went.
@@ -231,7 +250,6 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 			return nil, fmt.Errorf("read the deployments of workflow %q: %w", req.Workflow, err)
 		}
 	}
-	clusters := newClusterSet(e)
 	// What the cluster has now, for each function of the workflow.
 	if err := e.readDeployed(ctx, clusters, p.Actions); err != nil {
 		return nil, err
