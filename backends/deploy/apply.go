@@ -139,6 +139,11 @@ func (e *Engine) Apply(ctx context.Context, p *Plan, progress func(Event)) (*Res
 	if len(p.NeedsCluster) > 0 {
 		return nil, inputErr("no registered cluster is given for the FDL cluster(s) %q", p.NeedsCluster)
 	}
+	unlock, err := e.lock(p.OwnerID, p.Workflow)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	jctx := context.WithoutCancel(ctx) // the journal records an interruption too
 	var lines []store.DeployedFunction
 	var jobs []job
@@ -307,6 +312,11 @@ func (e *Engine) Rollback(ctx context.Context, ownerID, id int64, progress func(
 	if err != nil {
 		return nil, fmt.Errorf("deployment %d: %w", id, err)
 	}
+	unlock, err := e.lock(ownerID, d.Workflow)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	// The deployments before this one say which credential values were
 	// sent before: a cluster returns secrets blank, and a restore must
 	// not blank them.

@@ -560,3 +560,38 @@ func TestChangedSecretIsAnUpdate(t *testing.T) {
 		t.Errorf("rollback sent %+v", w.sent)
 	}
 }
+
+// TestOneApplyAtATime: while an apply of a workflow runs, another apply
+// of it is refused rather than interleaved.
+func TestOneApplyAtATime(t *testing.T) {
+	c, _ := fakeOSCAR(t, true)
+	entered, release := make(chan struct{}), make(chan struct{})
+	w := &watched{Services: c, fail: func(op, name string) error {
+		if op == "create" && name == "stage-a" {
+			close(entered)
+			<-release
+		}
+		return nil
+	}}
+	j, owner := journal(t)
+	e := &deploy.Engine{Resolve: resolver(map[string]backends.Services{"mine": w}), Journal: j}
+	req := deploy.Request{OwnerID: owner, Workflow: "wf", Doc: parseDoc(t, pipeline), Scripts: scripts, Clusters: map[string]string{"edge": "mine"}}
+	p := mustPlan(t, e, req)
+	done := make(chan *deploy.Result)
+	go func() {
+		r, _ := e.Apply(context.Background(), p, nil)
+		done <- r
+	}()
+	<-entered
+	_, err := e.Apply(context.Background(), p, nil)
+	close(release)
+	if !errors.Is(err, deploy.ErrBusy) {
+		t.Errorf("a second apply while one runs: %v", err)
+	}
+	if r := <-done; r == nil || r.Outcome != store.DeploymentApplied {
+		t.Errorf("the first apply = %+v", r)
+	}
+	if _, err := e.Apply(context.Background(), mustPlan(t, e, req), nil); err != nil {
+		t.Errorf("an apply after it: %v", err)
+	}
+}

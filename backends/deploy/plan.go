@@ -57,6 +57,35 @@ type Engine struct {
 	Journal Journal
 	// Parallel bounds the backend calls in flight per cluster (default 4).
 	Parallel int
+
+	mu      sync.Mutex
+	running map[string]bool // owner/workflow of the applies and rollbacks under way
+}
+
+// ErrBusy is returned by Apply and Rollback while another apply or
+// rollback of the same workflow runs in this engine.
+var ErrBusy = errors.New("another apply or rollback of this workflow is running")
+
+// lock marks the owner's workflow busy; the returned func frees it.
+func (e *Engine) lock(ownerID int64, workflow string) (func(), error) {
+	if workflow == "" {
+		return func() {}, nil
+	}
+	k := fmt.Sprint(ownerID, "/", workflow)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running[k] {
+		return nil, fmt.Errorf("workflow %q: %w", workflow, ErrBusy)
+	}
+	if e.running == nil {
+		e.running = map[string]bool{}
+	}
+	e.running[k] = true
+	return func() {
+		e.mu.Lock()
+		delete(e.running, k)
+		e.mu.Unlock()
+	}, nil
 }
 
 func (e *Engine) parallel() int {
