@@ -22,9 +22,10 @@ build:
 run: build
 	$(BIN)/fdlstudio serve --addr 127.0.0.1:8080 --data-dir $(DATA_DIR)
 
-## test: every test: unit, handler, local cluster, and browser end-to-end
+## test: every test: unit, handler, local cluster (with the race detector), then browser end-to-end
 test:
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -race -timeout 20m $$($(GO) list ./... | grep -v '/e2e')
+	$(GO) test -count=1 -timeout 20m ./e2e/...
 
 ## generate: regenerate templ components (*_templ.go are committed)
 generate:
