@@ -166,8 +166,14 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 // users chose are dialled through the guard.
 func (a *App) backends() *backends.Registry {
 	reg := backends.NewRegistry()
-	oscar.Register(reg, oscar.Options{Guard: a.guard})
+	registerKinds(reg, a.guard)
 	return reg
+}
+
+// registerKinds adds every backend kind this build reaches to reg; guard
+// (nil: none) checks connections to endpoints users chose.
+func registerKinds(reg *backends.Registry, guard *netguard.Guard) {
+	oscar.Register(reg, oscar.Options{Guard: guard})
 }
 
 // OpenStore prepares the data directory, loads (or on first run creates)

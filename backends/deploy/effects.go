@@ -90,6 +90,8 @@ func (e *Engine) effects(ctx context.Context, cs *clusterSet, doc *fdl.Document,
 			return err
 		}
 	}
+	// A bucket two services of one cluster share is created once, and said once.
+	said := map[string]bool{}
 	for _, a := range p.Actions {
 		if a.Kind != ActionCreate && a.Kind != ActionUpdate {
 			continue
@@ -99,9 +101,10 @@ func (e *Engine) effects(ctx context.Context, cs *clusterSet, doc *fdl.Document,
 			had = append(ownBuckets(a.Deployed, false), ownBuckets(a.Deployed, true)...)
 		}
 		for _, b := range ownBuckets(a.Service, false) {
-			if slices.Contains(had, b) || existing[a.Cluster][b] {
+			if slices.Contains(had, b) || existing[a.Cluster][b] || said[a.Cluster+"\x00"+b] {
 				continue
 			}
+			said[a.Cluster+"\x00"+b] = true
 			msg := fmt.Sprintf("creates bucket %q on %s", b, a.Cluster)
 			if existing[a.Cluster] == nil {
 				msg = fmt.Sprintf("creates bucket %q on %s if it does not exist", b, a.Cluster)

@@ -74,7 +74,7 @@ tools on the command line. Without a command it runs the server (serve).`,
 		RunE:          serve.RunE,
 	}
 	addSettingFlags(root.Flags())
-	root.AddCommand(serve, fdlCmd(), clustersCmd(), localCmd(getenv))
+	root.AddCommand(serve, fdlCmd(), clustersCmd(), localCmd(getenv), deployCmd(getenv))
 	root.SetUsageTemplate(root.UsageTemplate() + exitHelp)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError(cmd, err)
