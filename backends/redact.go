@@ -143,6 +143,11 @@ var notCredentialNames = map[string]bool{"token_endpoint": true, "image_pull_sec
 
 func credentialNamed(k string) bool { return credentialName.MatchString(k) && !notCredentialNames[k] }
 
+// CredentialNamed reports whether a key no schema knows is named like one
+// that holds a credential (password, secret, token, ..._key, headers), so
+// that redaction blanks it too.
+func CredentialNamed(k string) bool { return credentialNamed(k) }
+
 // rawCredentials calls field for every string in the JSON value raw that
 // is below a key named like a credential (or is one, when under), and
 // writes raw anew if a value changed; it reports whether it did.

@@ -42,8 +42,8 @@ func isAlnum(b byte) bool { return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' 
 
 // checkKey says why key cannot be an object key ("" when it can): not
 // empty, at most MaxKeyBytes of UTF-8, no control characters, no leading
-// slash, no empty, "." or ".." segments. A trailing slash (a folder) is
-// allowed.
+// slash, no backslash, no empty, "." or ".." segments. A trailing slash
+// (a folder) is allowed.
 func checkKey(key string) string {
 	switch {
 	case key == "":
@@ -56,6 +56,8 @@ func checkKey(key string) string {
 		return "the name contains a control character (such as a tab or a line break)"
 	case strings.HasPrefix(key, "/"):
 		return "the name starts with a slash"
+	case strings.Contains(key, "\\"):
+		return "the name contains a backslash, which Windows reads as a folder separator"
 	}
 	for _, seg := range strings.Split(strings.TrimSuffix(key, "/"), "/") {
 		switch seg {

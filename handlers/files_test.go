@@ -26,6 +26,7 @@ func TestCheckKey(t *testing.T) {
 		{"a/./b", `"."`},
 		{"a//b", "two slashes"},
 		{"/abs", "starts with a slash"},
+		{`a\..\..\b.txt`, "backslash"},
 		{"bad\nname", "control character"},
 		{"tab\tname", "control character"},
 		{"nul\x00", "control character"},
@@ -37,6 +38,31 @@ func TestCheckKey(t *testing.T) {
 		got := checkKey(tt.key)
 		if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
 			t.Errorf("checkKey(%q) = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+}
+
+// TestZipNameStaysInItsFolder: whatever names a bucket holds (other S3
+// clients can write any key), no zip entry climbs out of the folder an
+// unzip tool writes into, whether it reads / or \ as the separator.
+func TestZipNameStaysInItsFolder(t *testing.T) {
+	for key, want := range map[string]string{
+		"in/a.txt":         "in/a.txt",
+		`..\evil.txt`:      "evil.txt",
+		`a\..\..\b.txt`:    "a/b.txt",
+		"/abs/x":           "abs/x",
+		"a/../../b":        "a/b",
+		`C:\Windows\x.dll`: "C_/Windows/x.dll",
+		"./x//y":           "x/y",
+	} {
+		got := zipName(key)
+		if got != want {
+			t.Errorf("zipName(%q) = %q, want %q", key, got, want)
+		}
+		for _, seg := range strings.FieldsFunc(got, func(r rune) bool { return r == '/' || r == '\\' }) {
+			if seg == ".." || strings.Contains(seg, ":") {
+				t.Errorf("zipName(%q) = %q holds %q", key, got, seg)
+			}
 		}
 	}
 }

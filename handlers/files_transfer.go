@@ -303,12 +303,15 @@ func (h *Handler) DownloadZip(c echo.Context) error {
 	return nil
 }
 
-// zipName makes a key into a safe relative zip entry name: no leading
-// slash, no empty, "." or ".." segments.
+// zipName makes a key into a safe relative zip entry name for every
+// unzip tool: a backslash is a separator too (Windows tools read it so),
+// and no entry has a leading slash, a drive letter, or an empty, "." or
+// ".." segment, so none lands outside the folder it is unpacked in.
 func zipName(rel string) string {
 	var segs []string
-	for _, s := range strings.Split(rel, "/") {
-		if s != "" && s != "." && s != ".." {
+	for _, s := range strings.FieldsFunc(rel, func(r rune) bool { return r == '/' || r == '\\' }) {
+		s = strings.ReplaceAll(s, ":", "_")
+		if s != "." && s != ".." {
 			segs = append(segs, s)
 		}
 	}

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"slices"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
@@ -28,21 +29,34 @@ func RedactDocument(doc *fdl.Document) (*fdl.Document, error) {
 	providers := func(base string, n *yaml.Node, prefix ...string) {
 		eachPair(n, func(typ string, block *yaml.Node) {
 			eachPair(block, func(id string, entry *yaml.Node) {
-				for _, k := range backends.CredentialKeys(typ) {
+				known := backends.CredentialKeys(typ)
+				for _, k := range known {
 					if _, v := pair(entry, k); isSet(v) {
 						add(base, append(append([]string{}, prefix...), typ, id, k)...)
 					}
 				}
+				// Keys the schema does not know, named like credentials.
+				eachPair(entry, func(k string, v *yaml.Node) {
+					if !slices.Contains(known, k) && backends.CredentialNamed(k) && v.Kind == yaml.ScalarNode && isSet(v) {
+						add(base, append(append([]string{}, prefix...), typ, id, k)...)
+					}
+				})
 			})
 		})
 	}
 	clusters := func(base string, n *yaml.Node, prefix ...string) {
 		eachPair(n, func(id string, entry *yaml.Node) {
-			for _, k := range backends.CredentialKeys("clusters") {
+			known := backends.CredentialKeys("clusters")
+			for _, k := range known {
 				if _, v := pair(entry, k); isSet(v) {
 					add(base, append(append([]string{}, prefix...), id, k)...)
 				}
 			}
+			eachPair(entry, func(k string, v *yaml.Node) {
+				if !slices.Contains(known, k) && backends.CredentialNamed(k) && v.Kind == yaml.ScalarNode && isSet(v) {
+					add(base, append(append([]string{}, prefix...), id, k)...)
+				}
+			})
 		})
 	}
 	providers("", doc.Node("storage_providers"), "storage_providers")
