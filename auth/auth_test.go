@@ -160,6 +160,24 @@ func TestCSRFRequiredOnStateChanges(t *testing.T) {
 			t.Errorf("%s: message %q does not say why", tt.name, body)
 		}
 	}
+	// A valid token from a page of another site is refused all the same;
+	// this site's own Origin passes.
+	for _, tt := range []struct {
+		name, header, value string
+		want                int
+	}{
+		{"foreign Origin", "Origin", "http://evil.example", http.StatusForbidden},
+		{"null Origin", "Origin", "null", http.StatusForbidden},
+		{"cross-site fetch", "Sec-Fetch-Site", "cross-site", http.StatusForbidden},
+		{"own Origin", "Origin", app.srv.URL, http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, app.srv.URL+"/form", strings.NewReader(url.Values{"csrf_token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(tt.header, tt.value)
+		if resp, body := b.do(req); resp.StatusCode != tt.want {
+			t.Errorf("%s with a valid token: %d %q, want %d", tt.name, resp.StatusCode, body, tt.want)
+		}
+	}
 	// Another browser's token does not work with this session.
 	other := newBrowser(t)
 	_, otherMe := app.login(other, "/me")

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -454,6 +455,14 @@ func (m *Manager) CSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		switch req.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 			return next(c)
+		}
+		// Defence in depth beside the token: a browser names the page a
+		// request comes from; one from another site is refused even when
+		// it somehow carries a valid token.
+		if req.Header.Get("Sec-Fetch-Site") == "cross-site" ||
+			req.Header.Get("Origin") != "" && !CheckOrigin(req, m.cfg.PublicURL) {
+			return httpError(http.StatusForbidden,
+				"This request came from another site, so it was refused.", errors.New("cross-site request: Origin "+strconv.Quote(req.Header.Get("Origin"))))
 		}
 		want := CSRFToken(req.Context())
 		got := req.Header.Get("X-CSRF-Token")
