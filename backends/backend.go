@@ -365,3 +365,14 @@ type LogEntry struct {
 	Timestamp string
 	Message   string
 }
+
+// LogFrom is JobLogFrom for a backend that can only read whole logs: the
+// part of text from offset on, and the offset after it. offset must not be
+// negative (the caller says so in its own words).
+func LogFrom(text string, offset int64) (string, int64) {
+	end := int64(len(text))
+	if offset >= end {
+		return "", end
+	}
+	return text[offset:], end
+}

@@ -222,11 +222,8 @@ func (c *Client) JobLogFrom(ctx context.Context, service, job string, offset int
 	if err != nil {
 		return "", 0, err
 	}
-	end := int64(len(text))
-	if offset >= end {
-		return "", end, nil
-	}
-	return text[offset:], end, nil
+	rest, next := backends.LogFrom(text, offset)
+	return rest, next, nil
 }
 
 // DeleteJob implements backends.Jobs.

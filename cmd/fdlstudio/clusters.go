@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,15 +39,9 @@ the clusters of the local user, or of the user given by --user, in the data
 directory (the server must be stopped: it holds the store). Passwords are
 stored encrypted with the server's key.`,
 		RunE: func(cmd *cobra.Command, rest []string) error {
-			issuer, subject := "local", "local"
-			if user {
-				if len(rest) != 3 {
-					return usageError(cmd, errors.New("--user wants ISSUER SUBJECT FILE"))
-				}
-				issuer, subject, rest = rest[0], rest[1], rest[2:]
-			}
-			if len(rest) != 1 || rest[0] == "" {
-				return usageError(cmd, fmt.Errorf("want exactly one FILE, got %d arguments", len(rest)))
+			issuer, subject, rest, err := userAndFile(cmd, user, rest, "FILE")
+			if err != nil {
+				return err
 			}
 			return clustersImport(cmd.Context(), rest[0], issuer, subject, dataDir, keyFile, dryRun, cmd.OutOrStdout())
 		},
@@ -95,6 +88,23 @@ func clustersImport(ctx context.Context, path, issuer, subject, dataDir, keyFile
 		return failure(err)
 	}
 	return nil
+}
+
+// userAndFile reads the positional arguments of a command that takes one
+// file and, with --user, the ISSUER SUBJECT of the user to act for before
+// it ("local"/"local" otherwise: the user of local single-user mode).
+func userAndFile(cmd *cobra.Command, user bool, args []string, what string) (issuer, subject string, rest []string, err error) {
+	issuer, subject, rest = "local", "local", args
+	if user {
+		if len(rest) != 3 {
+			return "", "", nil, usageError(cmd, fmt.Errorf("--user wants ISSUER SUBJECT %s", what))
+		}
+		issuer, subject, rest = rest[0], rest[1], rest[2:]
+	}
+	if len(rest) != 1 || rest[0] == "" {
+		return "", "", nil, usageError(cmd, fmt.Errorf("want exactly one %s, got %d arguments", what, len(rest)))
+	}
+	return issuer, subject, rest, nil
 }
 
 // storeImported saves the registrations for the user issuer/subject in

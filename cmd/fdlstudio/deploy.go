@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -41,15 +39,9 @@ clusters are those of that user (default: the local user).
 Exit status: 0 nothing to do, planned only, or applied; 1 a function
 failed; 2 bad input (file, flag, mapping).`,
 		RunE: func(cmd *cobra.Command, rest []string) error {
-			issuer, subject := "local", "local"
-			if user {
-				if len(rest) != 3 {
-					return usageError(cmd, errors.New("--user wants ISSUER SUBJECT FILE"))
-				}
-				issuer, subject, rest = rest[0], rest[1], rest[2:]
-			}
-			if len(rest) != 1 || rest[0] == "" {
-				return usageError(cmd, fmt.Errorf("want exactly one FILE or BUNDLE, got %d arguments", len(rest)))
+			issuer, subject, rest, err := userAndFile(cmd, user, rest, "FILE or BUNDLE")
+			if err != nil {
+				return err
 			}
 			if _, err := os.Stat(rest[0]); err != nil {
 				return &exitError{code: deploy.ExitBadInput, err: err}
