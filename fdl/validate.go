@@ -134,7 +134,7 @@ func (v *validator) oscar() {
 		for i, io := range s.Input {
 			ip := fmt.Sprintf("%s.input[%d]", p, i)
 			typ := v.storageRef(ip, io, s, e.Cluster, clusters)
-			if typ != "" && typ != "minio" && typ != "webdav" && typ != "rucio" {
+			if typ != "" && !InputTriggers("oscar", typ) {
 				v.at(ip+".storage_provider", Error, "an OSCAR input must be a minio, webdav or rucio provider (these can trigger the service); %q cannot", io.StorageProvider)
 			}
 			if _, id := ParseProvider(io.StorageProvider); typ == "minio" && id != "default" && !clusters[id] {
@@ -393,7 +393,7 @@ func (v *validator) aws() {
 		}
 		for i, io := range l.Input {
 			ip := fmt.Sprintf("%s.input[%d]", lp, i)
-			if typ := v.storageRef(ip, io, nil, "", clusters); typ != "" && typ != "s3" {
+			if typ := v.storageRef(ip, io, nil, "", clusters); typ != "" && !InputTriggers("aws", typ) {
 				v.at(ip+".storage_provider", Warning, "SCAR only creates triggers for s3 inputs; files in %q will not start the function", io.StorageProvider)
 			}
 		}
