@@ -21,6 +21,9 @@ type Workflow struct {
 	Draft          string
 	DraftPositions string
 	DraftBase      int
+	// Scripts are the script files imported with a bundle (path relative
+	// to the FDL → content), exported again in the bundle zip.
+	Scripts   map[string]string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,14 +19,18 @@ type Workflows struct{ db *sql.DB }
 func (s *DB) Workflows() *Workflows { return &Workflows{db: s.db} }
 
 const selectWorkflow = `SELECT w.id, w.owner_id, w.name, w.version, v.yaml, v.positions,
-	COALESCE(w.draft_yaml, ''), COALESCE(w.draft_positions, ''), w.draft_base, w.created_at, w.updated_at
+	COALESCE(w.draft_yaml, ''), COALESCE(w.draft_positions, ''), w.draft_base, w.scripts, w.created_at, w.updated_at
 	FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version`
 
 func scanWorkflow(row scanner) (store.Workflow, error) {
 	var w store.Workflow
 	var created, updated int64
+	var scripts string
 	err := row.Scan(&w.ID, &w.OwnerID, &w.Name, &w.Version, &w.YAML, &w.Positions,
-		&w.Draft, &w.DraftPositions, &w.DraftBase, &created, &updated)
+		&w.Draft, &w.DraftPositions, &w.DraftBase, &scripts, &created, &updated)
+	if err == nil {
+		err = json.Unmarshal([]byte(scripts), &w.Scripts)
+	}
 	w.CreatedAt, w.UpdatedAt = time.Unix(created, 0), time.Unix(updated, 0)
 	return w, err
 }
@@ -57,16 +62,24 @@ func (r *Workflows) Get(ctx context.Context, ownerID, id int64) (store.Workflow,
 	return w, err
 }
 
-// Create stores a new workflow with its first version.
-func (r *Workflows) Create(ctx context.Context, ownerID int64, name, yaml, positions string) (store.Workflow, error) {
+// Create stores a new workflow with its first version and the script
+// files that came with it.
+func (r *Workflows) Create(ctx context.Context, ownerID int64, name, yaml, positions string, scripts map[string]string) (store.Workflow, error) {
+	if scripts == nil {
+		scripts = map[string]string{}
+	}
+	sj, err := json.Marshal(scripts)
+	if err != nil {
+		return store.Workflow{}, err
+	}
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return store.Workflow{}, err
 	}
 	defer tx.Rollback()
 	now := time.Now().Unix()
-	res, err := tx.ExecContext(ctx, `INSERT INTO workflows (owner_id, name, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)`,
-		ownerID, name, now, now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO workflows (owner_id, name, version, scripts, created_at, updated_at) VALUES (?, ?, 1, ?, ?, ?)`,
+		ownerID, name, string(sj), now, now)
 	if err != nil {
 		return store.Workflow{}, err
 	}

@@ -20,7 +20,7 @@ func TestWorkflowsVersionsConflictAndDrafts(t *testing.T) {
 	bob, _ := db.UpsertUser(ctx, "iss", "bob", "Bob", "")
 	repo := db.Workflows()
 
-	w, err := repo.Create(ctx, alice.ID, "masks", "functions:\n", `{"nodes":{}}`)
+	w, err := repo.Create(ctx, alice.ID, "masks", "functions:\n", `{"nodes":{}}`, map[string]string{"a.sh": "echo"})
 	if err != nil || w.Version != 1 || w.YAML != "functions:\n" {
 		t.Fatalf("Create = %+v, %v", w, err)
 	}
@@ -51,7 +51,7 @@ func TestWorkflowsVersionsConflictAndDrafts(t *testing.T) {
 	defer db.Close()
 	repo = db.Workflows()
 	got, err := repo.Get(ctx, alice.ID, w.ID)
-	if err != nil || got.Draft != "functions:\n  oscar: []\n" || got.DraftBase != 2 || got.DraftPositions != `{"a":1}` || got.YAML != "functions: {}\n" {
+	if err != nil || got.Draft != "functions:\n  oscar: []\n" || got.DraftBase != 2 || got.DraftPositions != `{"a":1}` || got.YAML != "functions: {}\n" || got.Scripts["a.sh"] != "echo" {
 		t.Fatalf("after restart: %+v, %v", got, err)
 	}
 	vs, err := repo.Versions(ctx, alice.ID, w.ID)

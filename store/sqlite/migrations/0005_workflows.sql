@@ -10,6 +10,8 @@ CREATE TABLE workflows (
     draft_yaml      TEXT,
     draft_positions TEXT,
     draft_base      INTEGER NOT NULL DEFAULT 0,
+    -- Script files imported with a bundle, as a JSON object path → text.
+    scripts         TEXT    NOT NULL DEFAULT '{}',
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 );
