@@ -24,8 +24,8 @@ type Workflow struct {
 	// Scripts are the script files imported with a bundle (path relative
 	// to the FDL → content), exported again in the bundle zip.
 	Scripts   map[string]string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // WorkflowVersion is one saved version of a workflow.
