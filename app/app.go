@@ -148,6 +148,7 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			SessionCluster: a.sessionCluster,
 			Backends:       a.backends(),
 			Sealer:         a.sealer,
+			Workflows:      a.db.Workflows(),
 		},
 		Auth:          a.auth,
 		LocalUser:     a.localUser,

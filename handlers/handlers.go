@@ -51,6 +51,8 @@ type Deps struct {
 	// user pasted), so no credential reaches a page in clear. nil: a key
 	// made for this process (forms then do not survive a restart).
 	Sealer *store.Sealer
+	// Workflows keeps each user's workflows with their versions.
+	Workflows workflowRepo
 }
 
 // Handler serves the pages and fragments of FDL Studio.
@@ -64,6 +66,7 @@ type Handler struct {
 	isAdmin      func(u *auth.User) bool
 	session      func(ctx context.Context) (store.Cluster, bool)
 	backends     backendRegistry
+	workflows    workflowRepo
 	transfers    *transferLimits
 	sealer       *store.Sealer
 }
@@ -97,7 +100,7 @@ func New(d Deps) *Handler {
 	return &Handler{
 		log: d.Log, nav: nav,
 		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
-		backends: d.Backends, transfers: newTransferLimits(d.Limits), sealer: sealer,
+		backends: d.Backends, transfers: newTransferLimits(d.Limits), sealer: sealer, workflows: d.Workflows,
 	}
 }
 

@@ -68,6 +68,18 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		{http.MethodGet, "/services/:cluster/:name/edit", h.ShowEditService},
 		{http.MethodPost, "/services/:cluster/:name", h.UpdateService},
 
+		// Workflows and the composer.
+		{http.MethodGet, "/workflows", h.ShowWorkflows},
+		{http.MethodPost, "/workflows", h.CreateWorkflow},
+		{http.MethodGet, "/workflows/:id", h.ShowComposer},
+		{http.MethodPost, "/workflows/:id/edit", h.EditWorkflow},
+		{http.MethodPost, "/workflows/:id/panel", h.ShowNodePanel},
+		{http.MethodPost, "/workflows/:id/save", h.SaveWorkflow},
+		{http.MethodGet, "/workflows/:id/export", h.ExportWorkflow},
+		{http.MethodGet, "/workflows/:id/versions/:v", h.ShowWorkflowVersion},
+		{http.MethodPost, "/workflows/:id/versions/:v/restore", h.RestoreWorkflowVersion},
+		{http.MethodPost, "/workflows/:id/delete", h.DeleteWorkflow},
+
 		// Sample workflows.
 		{http.MethodPost, "/samples/:name/deploy", h.DeploySample},
 

@@ -25,6 +25,8 @@ LEZER_HIGHLIGHT_VERSION=1.2.5
 ESBUILD_VERSION=0.28.2
 # Test-only: the accessibility checker run by the browser tests, never served.
 AXE_VERSION=4.14.1
+# The composer's canvas.
+DRAWFLOW_VERSION=0.0.60
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -44,7 +46,8 @@ npm install --no-audit --no-fund --save-exact \
   "@codemirror/legacy-modes@${CM_LEGACY_MODES_VERSION}" \
   "@lezer/highlight@${LEZER_HIGHLIGHT_VERSION}" \
   "esbuild@${ESBUILD_VERSION}" \
-  "axe-core@${AXE_VERSION}" >/dev/null
+  "axe-core@${AXE_VERSION}" \
+  "drawflow@${DRAWFLOW_VERSION}" >/dev/null
 
 mkdir -p "$here/htmx"
 cp node_modules/htmx.org/dist/htmx.min.js "$here/htmx/htmx.min.js"
@@ -73,3 +76,9 @@ cp node_modules/axe-core/axe.min.js "$axe/axe.min.js"
 cp node_modules/axe-core/LICENSE "$axe/LICENSE"
 echo "axe-core@${AXE_VERSION}" > "$axe/VERSION"
 echo "vendored axe-core ${AXE_VERSION} into $axe (tests only)"
+
+mkdir -p "$here/drawflow"
+cp node_modules/drawflow/dist/drawflow.min.js node_modules/drawflow/dist/drawflow.min.css "$here/drawflow/"
+cp node_modules/drawflow/LICENSE "$here/drawflow/LICENSE"
+echo "drawflow@${DRAWFLOW_VERSION}" > "$here/drawflow/VERSION"
+echo "vendored drawflow ${DRAWFLOW_VERSION} into $here/drawflow"
