@@ -409,3 +409,21 @@ func (d *Document) isCommentLine(line int) bool {
 	t := strings.TrimSpace(string(d.src[d.lines[line-1]:end]))
 	return strings.HasPrefix(t, "#")
 }
+
+// StorageRef returns the storage_provider and path of the first input or
+// output entry that refers to the storage node id of the graph, as written
+// in the file (the graph's own fields are normalised), so that a new link
+// to the same location is written the same way.
+func (d *Document) StorageRef(id string) (provider, path string, ok bool) {
+	for _, e := range d.Graph().Edges {
+		if e.From != id && e.To != id {
+			continue
+		}
+		p, okP := d.model.nodes[e.YAMLPath+".storage_provider"]
+		q, okQ := d.model.nodes[e.YAMLPath+".path"]
+		if okP && okQ {
+			return p.Value, q.Value, true
+		}
+	}
+	return "", "", false
+}

@@ -179,7 +179,7 @@ func (h *Handler) CreateWorkflow(c echo.Context) error {
 	if form.Name == "" {
 		form.Name = "Untitled workflow"
 	}
-	pos := positions{Nodes: fdl.Layout(doc.Graph()).Nodes}
+	pos := positions{Nodes: canvasLayout(doc.Graph())}
 	pj, _ := json.Marshal(pos)
 	w, err := h.workflows.Create(c.Request().Context(), u.ID, form.Name, string(doc.Bytes()), string(pj), scripts)
 	if err != nil {
@@ -261,10 +261,6 @@ func (h *Handler) ShowComposer(c echo.Context) error {
 	}
 	st.Version = base
 	st.Draft = w.Draft != ""
-	sj, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
 	vs, err := h.workflows.Versions(c.Request().Context(), w.OwnerID, w.ID)
 	if err != nil {
 		return err
@@ -275,7 +271,7 @@ func (h *Handler) ShowComposer(c echo.Context) error {
 	}
 	return Render(c, http.StatusOK, templates.ComposerPage(templates.ComposerProps{
 		Chrome: h.Chrome(c, w.Name, "/workflows"), ID: w.ID, Name: w.Name, Version: base, YAML: st.YAML,
-		State: string(sj), Versions: rows, Draft: w.Draft != "", Table: functionTable(st),
+		State: st, Versions: rows, Draft: w.Draft != "", Table: functionTable(st),
 	}))
 }
 
@@ -335,8 +331,7 @@ func stateOf(doc *fdl.Document, pos positions) *state {
 		}
 	}
 	if missing {
-		lay := fdl.Layout(g)
-		for id, p := range lay.Nodes {
+		for id, p := range canvasLayout(g) {
 			if _, ok := pos.Nodes[id]; !ok {
 				pos.Nodes[id] = p
 			}
@@ -595,6 +590,9 @@ func applyEdit(name string, req editRequest) (*state, error) {
 		for _, e := range doc.Graph().Edges {
 			before[e.YAMLPath] = true
 		}
+		if p, q, ok := doc.StorageRef(op.Storage); ok {
+			op.Provider, op.Path = p, q // as the file already writes it
+		}
 		doc, err = doc.AddLink(r, op.Role, op.Provider, op.Path)
 		if err != nil {
 			return nil, err
@@ -705,14 +703,37 @@ func applyEdit(name string, req editRequest) (*state, error) {
 			return nil, err
 		}
 	case "layout":
-		pos.Nodes = fdl.Layout(doc.Graph()).Nodes
+		g := doc.Graph()
+		pos.Nodes = canvasLayout(g)
+		bottom := 0.0
+		for _, p := range pos.Nodes {
+			bottom = max(bottom, p.Y+canvasRowHeight)
+		}
 		for i, l := range pos.Loose {
-			pos.Nodes[l.ID] = fdl.Point{X: 20 + float64(i)*200, Y: -120}
+			pos.Nodes[l.ID] = fdl.Point{X: float64(i) * canvasColumnWidth, Y: bottom}
 		}
 	default:
 		return nil, fmt.Errorf("unknown edit %q", op.Kind)
 	}
 	return stateOf(doc, pos), nil
+}
+
+// The canvas draws cards larger than fdl.Layout's boxes; its layout is
+// spread to a column and row of this size.
+const (
+	canvasColumnWidth = 300.0
+	canvasRowHeight   = 120.0
+)
+
+// canvasLayout is fdl.Layout scaled to the composer's cards.
+func canvasLayout(g *fdl.Graph) map[string]fdl.Point {
+	lay := fdl.Layout(g)
+	out := make(map[string]fdl.Point, len(lay.Nodes))
+	colW, rowH := fdl.NodeWidth*1.45, fdl.NodeHeight*1.5 // fdl's column and row pitch
+	for id, p := range lay.Nodes {
+		out[id] = fdl.Point{X: p.X / colW * canvasColumnWidth, Y: p.Y / rowH * canvasRowHeight}
+	}
+	return out
 }
 
 // fieldPath is the YAML path of field of the function r.

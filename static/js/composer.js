@@ -296,9 +296,9 @@
         });
       });
       var script = form.querySelector("[data-code-editor]");
-      if (script) {
+      if (script && root.dataset.codeEditor) {
         // The script editor bundle is loaded only when a script field opens.
-        import("/static/vendor/codemirror/editor.js").then(function () {
+        import(root.dataset.codeEditor).then(function () {
           if (window.fdlCodeEditor) window.fdlCodeEditor.attach(script, { language: script.dataset.codeEditor });
         }).catch(function () { /* a plain textarea still works */ });
       }

@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/fdlstudio/fdlstudio/fdl"
+)
+
+// importWorkflow creates a workflow from pasted FDL text and waits for the
+// composer to draw it.
+func importWorkflow(tab *Tab, app *App, name, text string) {
+	tab.t.Helper()
+	tab.Visit(app.URL+"/workflows", "workflows")
+	tab.Do(
+		chromedp.SetValue(chromedp.ID("wf-name"), name),
+		chromedp.Click(chromedp.CSS(`input[name=source][value=paste]`)),
+		chromedp.SetValue(chromedp.ID("wf-paste"), text),
+		chromedp.Click(chromedp.CSS(`[data-testid="create-workflow"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="canvas"]`)),
+	)
+	waitJS(tab, `window.fdlComposer !== undefined`)
+}
+
+func waitJS(tab *Tab, expr string) {
+	tab.t.Helper()
+	if _, err := chromedp.Run(tab.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		tab.Screenshot("wait-failed")
+		tab.t.Fatalf("waiting for %s: %v (message %q, browser problems %v)", expr, err, Eval[string](tab, `document.getElementById("wf-message") ? document.getElementById("wf-message").textContent : ""`), tab.Problems())
+	}
+}
+
+// TestComposerImportsEveryExample imports each reference example and finds
+// on the canvas every node and link its graph has.
+func TestComposerImportsEveryExample(t *testing.T) {
+	app := startApp(t, nil)
+	tab := newTab(t)
+	files, _ := filepath.Glob("../fdl/testdata/examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no reference examples found")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := fdl.Parse(f, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := doc.Graph()
+		importWorkflow(tab, app, filepath.Base(f), string(data))
+		for _, n := range g.Nodes {
+			want := n.Name
+			if n.Kind == fdl.KindStorage {
+				want = n.Path
+			}
+			expr := fmt.Sprintf(`[...document.querySelectorAll("#wf-canvas .drawflow-node")].some(e => e.textContent.includes(%q))`, want)
+			if !Eval[bool](tab, expr) {
+				tab.Screenshot("missing-node")
+				t.Errorf("%s: node %s (%q) is not on the canvas", filepath.Base(f), n.ID, want)
+			}
+		}
+		drawn := Eval[int](tab, `document.querySelectorAll("#wf-canvas .connection").length`)
+		if drawn != len(g.Edges) {
+			t.Errorf("%s: %d links drawn, the file defines %d", filepath.Base(f), drawn, len(g.Edges))
+		}
+	}
+	tab.Screenshot("composer-light")
+	if p := tab.Problems(); len(p) > 0 {
+		t.Errorf("browser problems: %v", p)
+	}
+}
+
+// TestComposerBuildsMaskDetectorByMouse builds the two-stage mask
+// detector from an empty canvas with clicks, typing and drags between
+// ports, exports it, and compares services and links with the reference.
+func TestComposerBuildsMaskDetectorByMouse(t *testing.T) {
+	app := startApp(t, nil)
+	tab := newTab(t)
+	importWorkflow(tab, app, "masks", "functions:\n  oscar: []\n")
+
+	addService := func(name, image, mem string) {
+		tab.Do(
+			chromedp.Click(chromedp.CSS(`[data-testid="add-oscar"]`)),
+			chromedp.WaitVisible(chromedp.ID("wf-add-name")),
+			chromedp.SendKeys(chromedp.ID("wf-add-name"), name),
+			chromedp.SendKeys(chromedp.ID("wf-add-image"), image),
+			chromedp.SetValue(chromedp.ID("wf-add-cluster"), "my_oscar"),
+			chromedp.SetValue(chromedp.ID("wf-add-memory"), mem),
+			chromedp.Click(chromedp.CSS(`[data-testid="dialog-ok"]`)),
+		)
+		waitJS(tab, fmt.Sprintf(`fdlComposer.state().nodes.some(n => n.name === %q)`, name))
+	}
+	addStorage := func(path string) {
+		tab.Do(
+			chromedp.Click(chromedp.CSS(`[data-testid="add-minio"]`)),
+			chromedp.WaitVisible(chromedp.ID("wf-add-path")),
+			chromedp.SendKeys(chromedp.ID("wf-add-path"), path),
+			chromedp.Click(chromedp.CSS(`[data-testid="dialog-ok"]`)),
+		)
+		waitJS(tab, fmt.Sprintf(`fdlComposer.state().nodes.some(n => n.path === %q)`, path))
+	}
+	addService("anon-and-split", "grycap/blurry-faces", "2Gi")
+	addService("mask-detector", "grycap/mask-detector-yolo:full", "1Gi")
+	for _, p := range []string{"mask-detector/input", "mask-detector/intermediate", "mask-detector/result"} {
+		addStorage(p)
+	}
+	// Spread the nodes so ports do not overlap, then drag wires.
+	tab.Do(chromedp.Click(chromedp.CSS(`[data-cmd="layout"]`)))
+	waitJS(tab, `fdlComposer.state().positions.nodes && Object.keys(fdlComposer.state().positions.nodes).length === 5`)
+	port := func(match, which string) (float64, float64) {
+		expr := fmt.Sprintf(`(() => { const s = fdlComposer.state(); const n = s.nodes.find(n => (n.name === %[1]q) || (n.path === %[1]q));
+			const el = [...document.querySelectorAll("#wf-canvas .drawflow-node")].find(e => e.dataset.nodeId === n.id);
+			const r = el.querySelector(".%[2]s").getBoundingClientRect(); return [r.left + r.width/2, r.top + r.height/2]; })()`, match, which)
+		xy := Eval[[]float64](tab, expr)
+		return xy[0], xy[1]
+	}
+	wire := func(from, to string) {
+		fx, fy := port(from, "output")
+		tx, ty := port(to, "input")
+		tab.Do(chromedp.DragAndDropXY(fx, fy, tx, ty, 8))
+		waitJS(tab, `fdlComposer.idle().then(() => true)`)
+	}
+	links := [][2]string{
+		{"mask-detector/input", "anon-and-split"},
+		{"anon-and-split", "mask-detector/intermediate"},
+		{"mask-detector/intermediate", "mask-detector"},
+		{"mask-detector", "mask-detector/result"},
+	}
+	for i, l := range links {
+		wire(l[0], l[1])
+		waitJS(tab, fmt.Sprintf(`fdlComposer.state().edges.length === %d`, i+1))
+	}
+	// Fields the dialog does not ask for: set them in the side panel.
+	setInPanel := func(name, field, value string) {
+		tab.Do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const n = fdlComposer.state().nodes.find(n => n.name === %q);
+			[...document.querySelectorAll("#wf-canvas .drawflow-node")].find(e => e.dataset.nodeId === n.id).querySelector(".wf-name").dispatchEvent(new MouseEvent("mousedown", {bubbles: true})); })()`, name)))
+		sel := fmt.Sprintf(`#wf-panel [name=%q]`, field)
+		tab.Do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SetValue(chromedp.CSS(sel), value),
+			chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new Event("change", {bubbles: true}))`, sel)))
+		waitJS(tab, fmt.Sprintf(`fdlComposer.state().yaml.includes(%q)`, value))
+	}
+	setInPanel("anon-and-split", "script", "blurry-faces.sh")
+	setInPanel("mask-detector", "script", "mask-detector.sh")
+	tab.Screenshot("composer-mask-detector")
+
+	got := exportFDL(tab)
+	compareWithReference(t, got)
+	if p := tab.Problems(); len(p) > 0 {
+		t.Errorf("browser problems: %v", p)
+	}
+}
+
+func exportFDL(tab *Tab) string {
+	tab.t.Helper()
+	href := Eval[string](tab, `document.querySelector('[data-testid="export"]').href`)
+	return Eval2[string](tab, `fetch(`+jsString(href)+`).then(r => r.text())`)
+}
+
+// Eval2 evaluates an expression that returns a promise.
+func Eval2[T any](tab *Tab, expr string) T {
+	tab.t.Helper()
+	v, err := chromedp.Run(tab.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tab.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+func compareWithReference(t *testing.T, got string) {
+	t.Helper()
+	data, err := os.ReadFile("../fdl/testdata/examples/mask-detector-workflow_mask-detector-workflow.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := fdl.Parse("ref.yaml", data)
+	doc, err := fdl.Parse("export.yaml", []byte(got))
+	if err != nil {
+		t.Fatalf("the export is not an FDL: %v\n%s", err, got)
+	}
+	if len(doc.Model().Oscar) != len(ref.Model().Oscar) {
+		t.Fatalf("export has %d services, want %d:\n%s", len(doc.Model().Oscar), len(ref.Model().Oscar), got)
+	}
+	for i, w := range ref.Model().Oscar {
+		g := doc.Model().Oscar[i]
+		if g.Cluster != w.Cluster || !reflect.DeepEqual(g.Service, w.Service) {
+			t.Errorf("service %d:\n got %+v\nwant %+v", i, g.Service, w.Service)
+		}
+	}
+	if g, w := doc.Graph().Edges, ref.Graph().Edges; !reflect.DeepEqual(g, w) {
+		t.Errorf("links %v, want %v\n%s", g, w, got)
+	}
+	if strings.TrimSpace(got) == "" {
+		t.Error("empty export")
+	}
+}
