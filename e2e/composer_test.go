@@ -115,7 +115,7 @@ func TestComposerBuildsMaskDetectorByMouse(t *testing.T) {
 	}
 	// Spread the nodes so ports do not overlap, then drag wires.
 	tab.Do(chromedp.Click(chromedp.CSS(`[data-cmd="layout"]`)))
-	waitJS(tab, `fdlComposer.state().positions.nodes && Object.keys(fdlComposer.state().positions.nodes).length === 5`)
+	waitJS(tab, `document.getElementById("wf-message").textContent === "Laid out."`)
 	port := func(match, which string) (float64, float64) {
 		expr := fmt.Sprintf(`(() => { const s = fdlComposer.state(); const n = s.nodes.find(n => (n.name === %[1]q) || (n.path === %[1]q));
 			const el = [...document.querySelectorAll("#wf-canvas .drawflow-node")].find(e => e.dataset.nodeId === n.id);
@@ -148,6 +148,8 @@ func TestComposerBuildsMaskDetectorByMouse(t *testing.T) {
 			chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new Event("change", {bubbles: true}))`, sel)))
 		waitJS(tab, fmt.Sprintf(`fdlComposer.state().yaml.includes(%q)`, value))
 	}
+	// Connected locations are in the FDL now, not loose on the canvas.
+	waitJS(tab, `fdlComposer.state().nodes.length === 5 && !fdlComposer.state().nodes.some(n => n.loose)`)
 	setInPanel("anon-and-split", "script", "blurry-faces.sh")
 	setInPanel("mask-detector", "script", "mask-detector.sh")
 	tab.Screenshot("composer-mask-detector")

@@ -330,10 +330,19 @@ func stateOf(doc *fdl.Document, pos positions) *state {
 			missing = true
 		}
 	}
-	if missing {
-		for id, p := range canvasLayout(g) {
-			if _, ok := pos.Nodes[id]; !ok {
-				pos.Nodes[id] = p
+	if missing && len(pos.Nodes) == 0 {
+		pos.Nodes = canvasLayout(g)
+	} else if missing {
+		// New nodes go in a row below the drawing, so nothing overlaps.
+		bottom := 0.0
+		for _, p := range pos.Nodes {
+			bottom = max(bottom, p.Y+canvasRowHeight)
+		}
+		i := 0
+		for _, n := range g.Nodes {
+			if _, ok := pos.Nodes[n.ID]; !ok {
+				pos.Nodes[n.ID] = fdl.Point{X: float64(i) * canvasColumnWidth, Y: bottom}
+				i++
 			}
 		}
 	}
@@ -580,7 +589,15 @@ func applyEdit(name string, req editRequest) (*state, error) {
 			}
 		}
 		pos.Loose = append(pos.Loose, looseStorage{ID: id, Provider: op.Provider, Path: p})
-		pos.Nodes[id] = fdl.Point{X: op.X, Y: op.Y}
+		if op.X != 0 || op.Y != 0 {
+			pos.Nodes[id] = fdl.Point{X: op.X, Y: op.Y}
+		} else {
+			bottom := 0.0
+			for _, q := range pos.Nodes {
+				bottom = max(bottom, q.Y+canvasRowHeight)
+			}
+			pos.Nodes[id] = fdl.Point{X: 0, Y: bottom}
+		}
 	case "connect":
 		r, err := ref(op.Node)
 		if err != nil {
@@ -597,7 +614,15 @@ func applyEdit(name string, req editRequest) (*state, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The storage node keeps its place on the canvas under its FDL id.
+		// A loose storage node is now in the FDL: it keeps its place on the
+		// canvas under its FDL id.
+		var keep []looseStorage
+		for _, l := range pos.Loose {
+			if l.ID != op.Storage {
+				keep = append(keep, l)
+			}
+		}
+		pos.Loose = keep
 		if p, ok := pos.Nodes[op.Storage]; ok {
 			for _, e := range doc.Graph().Edges {
 				if !before[e.YAMLPath] {

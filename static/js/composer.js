@@ -358,11 +358,7 @@
   }
 
   function addDialog(what, at) {
-    if (!at) {
-      var r = canvas.getBoundingClientRect();
-      at = canvasPoint(r.left + r.width / 3, r.top + r.height / 3);
-      at.x += (state.nodes.length % 5) * 30; at.y += (state.nodes.length % 5) * 30;
-    }
+    at = at || { x: 0, y: 0 }; // the server puts it below the drawing
     if (what.indexOf("storage:") === 0) {
       var typ = what.slice(8);
       ask("Add a " + typ + " storage location", function (b) {
