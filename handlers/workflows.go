@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	"gopkg.in/yaml.v3"
@@ -537,9 +538,51 @@ func (h *Handler) EditWorkflow(c echo.Context) error {
 	return c.JSON(http.StatusOK, st)
 }
 
+// parsed remembers the last documents the composer produced: the next
+// edit names the text of the previous answer, which then needs no second
+// parse. Documents are immutable, so sharing them is safe.
+var parsed = struct {
+	sync.Mutex
+	docs  map[string]*fdl.Document
+	order []string
+}{docs: map[string]*fdl.Document{}}
+
+const parsedCacheSize = 32
+
+func parseCached(name, text string) (*fdl.Document, error) {
+	key := name + "\x00" + text
+	parsed.Lock()
+	doc := parsed.docs[key]
+	parsed.Unlock()
+	if doc != nil {
+		return doc, nil
+	}
+	doc, err := fdl.Parse(name, []byte(text))
+	if err != nil {
+		return nil, err
+	}
+	remember(doc)
+	return doc, nil
+}
+
+func remember(doc *fdl.Document) {
+	key := doc.Name() + "\x00" + string(doc.Bytes())
+	parsed.Lock()
+	defer parsed.Unlock()
+	if _, ok := parsed.docs[key]; ok {
+		return
+	}
+	parsed.docs[key] = doc
+	parsed.order = append(parsed.order, key)
+	if len(parsed.order) > parsedCacheSize {
+		delete(parsed.docs, parsed.order[0])
+		parsed.order = parsed.order[1:]
+	}
+}
+
 // applyEdit applies req's operation to its text.
 func applyEdit(name string, req editRequest) (*state, error) {
-	doc, err := fdl.Parse(name, []byte(req.YAML))
+	doc, err := parseCached(name, req.YAML)
 	if err != nil {
 		return nil, err
 	}
@@ -740,6 +783,7 @@ func applyEdit(name string, req editRequest) (*state, error) {
 	default:
 		return nil, fmt.Errorf("unknown edit %q", op.Kind)
 	}
+	remember(doc)
 	return stateOf(doc, pos), nil
 }
 
@@ -1083,12 +1127,12 @@ func lineDiff(a, b string) []diffLine {
 				out = append(out, diffLine{" ", strings.TrimSuffix(x[i], "\n")})
 				i++
 				j++
-			case j < len(y) && (i == len(x) || lcs[i][j+1] >= lcs[i+1][j]):
-				out = append(out, diffLine{"+", strings.TrimSuffix(y[j], "\n")})
-				j++
-			default:
+			case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
 				out = append(out, diffLine{"-", strings.TrimSuffix(x[i], "\n")})
 				i++
+			default:
+				out = append(out, diffLine{"+", strings.TrimSuffix(y[j], "\n")})
+				j++
 			}
 		}
 	}
