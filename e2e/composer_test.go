@@ -140,18 +140,10 @@ func TestComposerBuildsMaskDetectorByMouse(t *testing.T) {
 		waitJS(tab, fmt.Sprintf(`fdlComposer.state().edges.length === %d`, i+1))
 	}
 	// Fields the dialog does not ask for: set them in the side panel.
-	setInPanel := func(name, field, value string) {
-		tab.Do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const n = fdlComposer.state().nodes.find(n => n.name === %q);
-			[...document.querySelectorAll("#wf-canvas .drawflow-node")].find(e => e.dataset.nodeId === n.id).querySelector(".wf-name").dispatchEvent(new MouseEvent("mousedown", {bubbles: true})); })()`, name)))
-		sel := fmt.Sprintf(`#wf-panel [name=%q]`, field)
-		tab.Do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SetValue(chromedp.CSS(sel), value),
-			chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new Event("change", {bubbles: true}))`, sel)))
-		waitJS(tab, fmt.Sprintf(`fdlComposer.state().yaml.includes(%q)`, value))
-	}
 	// Connected locations are in the FDL now, not loose on the canvas.
 	waitJS(tab, `fdlComposer.state().nodes.length === 5 && !fdlComposer.state().nodes.some(n => n.loose)`)
-	setInPanel("anon-and-split", "script", "blurry-faces.sh")
-	setInPanel("mask-detector", "script", "mask-detector.sh")
+	setInPanel(tab, "anon-and-split", "script", "blurry-faces.sh")
+	setInPanel(tab, "mask-detector", "script", "mask-detector.sh")
 	tab.Screenshot("composer-mask-detector")
 
 	got := exportFDL(tab)
@@ -202,5 +194,99 @@ func compareWithReference(t *testing.T, got string) {
 	}
 	if strings.TrimSpace(got) == "" {
 		t.Error("empty export")
+	}
+}
+
+// setInPanel selects the function called name on the canvas and changes
+// one field in its side panel.
+func setInPanel(tab *Tab, name, field, value string) {
+	tab.t.Helper()
+	tab.Do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const n = fdlComposer.state().nodes.find(n => n.name === %q);
+		[...document.querySelectorAll("#wf-canvas .drawflow-node")].find(e => e.dataset.nodeId === n.id).querySelector(".wf-name").dispatchEvent(new MouseEvent("mousedown", {bubbles: true})); })()`, name)))
+	sel := fmt.Sprintf(`#wf-panel [name=%q]`, field)
+	tab.Do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SetValue(chromedp.CSS(sel), value),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new Event("change", {bubbles: true}))`, sel)))
+	waitJS(tab, fmt.Sprintf(`fdlComposer.state().yaml.includes(%q)`, value))
+}
+
+// TestComposerUndoRedoTenEdits makes ten edits in the side panel, undoes
+// them one by one with Ctrl+Z and redoes them with Shift+Ctrl+Z.
+func TestComposerUndoRedoTenEdits(t *testing.T) {
+	app := startApp(t, nil)
+	tab := newTab(t)
+	data, err := os.ReadFile("../fdl/testdata/examples/mask-detector-workflow_mask-detector-workflow.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	importWorkflow(tab, app, "undo", string(data))
+	texts := []string{Eval[string](tab, `fdlComposer.state().yaml`)}
+	for i := 1; i <= 10; i++ {
+		setInPanel(tab, "mask-detector", "memory", fmt.Sprintf("%dMi", 100+i))
+		texts = append(texts, Eval[string](tab, `fdlComposer.state().yaml`))
+	}
+	if d := Eval[[]int](tab, `fdlComposer.depth()`); d[0] != 10 {
+		t.Fatalf("undo history holds %d edits after ten, want 10", d[0])
+	}
+	key := func(shift bool) {
+		mods := []chromedp.Modifier{chromedp.ModifierCtrl}
+		if shift {
+			mods = append(mods, chromedp.ModifierShift)
+		}
+		tab.Do(chromedp.Focus(chromedp.ID("wf-canvas")), chromedp.KeyEvent("z", chromedp.KeyModifiers(mods...)))
+	}
+	for i := 9; i >= 0; i-- {
+		key(false)
+		waitJS(tab, `fdlComposer.state().yaml === `+jsLiteral(texts[i]))
+		if got := Eval[string](tab, `document.getElementById("wf-yaml").value`); got != texts[i] {
+			t.Fatalf("after undo to step %d the YAML pane shows:\n%q\nwant\n%q", i, got, texts[i])
+		}
+	}
+	for i := 1; i <= 10; i++ {
+		key(true)
+		waitJS(tab, `fdlComposer.state().yaml === `+jsLiteral(texts[i]))
+	}
+	if p := tab.Problems(); len(p) > 0 {
+		t.Errorf("browser problems: %v", p)
+	}
+}
+
+// TestComposerSaveConflict saves in one tab, then in a second tab that
+// opened the same version: the second sees the difference and chooses to
+// overwrite; nothing is lost silently.
+func TestComposerSaveConflict(t *testing.T) {
+	app := startApp(t, nil)
+	a := newTab(t)
+	data, err := os.ReadFile("../fdl/testdata/examples/mask-detector-workflow_mask-detector-workflow.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	importWorkflow(a, app, "shared", string(data))
+	url := Eval[string](a, `location.href`)
+	b := newTab(t)
+	b.Visit(url, "composer-b")
+	waitJS(b, `window.fdlComposer !== undefined`)
+
+	setInPanel(a, "mask-detector", "memory", "3Gi")
+	a.Do(chromedp.Click(chromedp.CSS(`[data-testid="save"]`)))
+	waitJS(a, `document.getElementById("wf-version").textContent === "version 2"`)
+
+	setInPanel(b, "mask-detector", "memory", "5Gi")
+	b.Do(chromedp.Click(chromedp.CSS(`[data-testid="save"]`)))
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`[data-testid="conflict-diff"]`)))
+	diff := b.Text(`[data-testid="conflict-diff"]`)
+	if !strings.Contains(diff, "- ") || !strings.Contains(diff, "memory: 3Gi") || !strings.Contains(diff, "memory: 5Gi") {
+		t.Errorf("the conflict shows %q; want both memories", diff)
+	}
+	b.Screenshot("conflict")
+	if v := Eval[string](b, `document.getElementById("wf-version").textContent`); v != "version 1" {
+		t.Errorf("the stale tab saved anyway: %s", v)
+	}
+	b.Do(chromedp.Click(chromedp.CSS(`[data-testid="dialog-ok"]`)))
+	waitJS(b, `document.getElementById("wf-version").textContent === "version 3"`)
+	if got := exportFDL(b); !strings.Contains(got, "memory: 5Gi") {
+		t.Errorf("after overwriting, the export is:\n%s", got)
+	}
+	if p := b.Problems("status of 409"); len(p) > 0 {
+		t.Errorf("browser problems: %v", p)
 	}
 }

@@ -136,7 +136,9 @@ func (h *Handler) CreateWorkflow(c echo.Context) error {
 			form.Name = form.Gallery
 		}
 	case "paste":
-		data = []byte(form.Paste)
+		// Browsers send a textarea's line breaks as CRLF; the text was
+		// typed or pasted with the user's own, which a file would keep.
+		data = []byte(strings.ReplaceAll(form.Paste, "\r\n", "\n"))
 		if strings.TrimSpace(form.Paste) == "" {
 			return refuse("Paste the FDL text into the box first.")
 		}

@@ -174,7 +174,8 @@
           render();
           return false;
         }
-        if (!opts.history) { undoStack.push(before); redoStack = []; }
+        var changed = res.body.yaml !== before.yaml;
+        if (!opts.history && changed) { undoStack.push(before); redoStack = []; }
         else if (opts.history === "undo") redoStack.push(before);
         else if (opts.history === "redo") undoStack.push(before);
         state = res.body;
@@ -552,5 +553,5 @@
 
   render();
   fit();
-  window.fdlComposer = { state: function () { return state; }, send: send, undo: undo, redo: redo, idle: function () { return busy; } };
+  window.fdlComposer = { state: function () { return state; }, depth: function () { return [undoStack.length, redoStack.length]; }, send: send, undo: undo, redo: redo, idle: function () { return busy; } };
 })();
