@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/fdlstudio/fdlstudio/fdl"
 )
@@ -288,5 +289,86 @@ func TestComposerSaveConflict(t *testing.T) {
 	}
 	if p := b.Problems("status of 409"); len(p) > 0 {
 		t.Errorf("browser problems: %v", p)
+	}
+}
+
+// TestComposerBuildsMaskDetectorByKeyboard builds the same workflow with
+// the keyboard only: palette buttons and dialogs, the connect menus, and
+// arrow keys plus Enter to reach a node's side panel.
+func TestComposerBuildsMaskDetectorByKeyboard(t *testing.T) {
+	app := startApp(t, nil)
+	tab := newTab(t)
+	importWorkflow(tab, app, "masks-keys", "functions:\n  oscar: []\n")
+	selectAll := chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl))
+	typeInto := func(text string) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{selectAll, chromedp.KeyEvent(text), chromedp.KeyEvent("\t")}
+	}
+	addService := func(name, image, mem string) {
+		steps := []chromedp.Action[chromedp.Void]{chromedp.Focus(chromedp.CSS(`[data-testid="add-oscar"]`)), chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("wf-add-name"))}
+		for _, v := range []string{name, image, "my_oscar", "1.0", mem} {
+			steps = append(steps, typeInto(v)...)
+		}
+		steps = append(steps, chromedp.KeyEvent("\r")) // on OK
+		tab.Do(steps...)
+		waitJS(tab, fmt.Sprintf(`fdlComposer.state().nodes.some(n => n.name === %q)`, name))
+	}
+	addStorage := func(path string) {
+		tab.Do(chromedp.Focus(chromedp.CSS(`[data-testid="add-minio"]`)), chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("wf-add-path")),
+			chromedp.KeyEvent("\t"), chromedp.KeyEvent(path), chromedp.KeyEvent("\r"))
+		waitJS(tab, fmt.Sprintf(`fdlComposer.state().nodes.some(n => n.path === %q)`, path))
+	}
+	addService("anon-and-split", "grycap/blurry-faces", "2Gi")
+	addService("mask-detector", "grycap/mask-detector-yolo:full", "1Gi")
+	for _, p := range []string{"mask-detector/input", "mask-detector/intermediate", "mask-detector/result"} {
+		addStorage(p)
+	}
+	connect := func(from, to string, n int) {
+		pick(tab, "wf-connect-from", from)
+		pick(tab, "wf-connect-to", to)
+		tab.Do(chromedp.Focus(chromedp.CSS(`[data-testid="connect"]`)), chromedp.KeyEvent("\r"))
+		waitJS(tab, fmt.Sprintf(`fdlComposer.state().edges.length === %d`, n))
+	}
+	connect("mask-detector/input", "anon-and-split", 1)
+	connect("anon-and-split", "mask-detector/intermediate", 2)
+	connect("mask-detector/intermediate", "mask-detector", 3)
+	connect("mask-detector", "mask-detector/result", 4)
+
+	// Arrow keys move between nodes; Enter opens the panel on the name;
+	// Tab twice reaches the script.
+	setScript := func(name, script string) {
+		tab.Do(chromedp.Focus(chromedp.ID("wf-canvas")))
+		for i := 0; i < 10 && Eval[string](tab, `document.activeElement.dataset.nodeId ? fdlComposer.state().nodes.find(n => n.id === document.activeElement.dataset.nodeId).name || "" : ""`) != name; i++ {
+			tab.Do(chromedp.KeyEvent(kb.ArrowRight))
+		}
+		tab.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(`#wf-panel [name=script]`)))
+		waitJS(tab, `document.activeElement && document.activeElement.name === "name"`)
+		tab.Do(chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"), chromedp.KeyEvent(script), chromedp.KeyEvent("\t"))
+		waitJS(tab, fmt.Sprintf(`fdlComposer.state().yaml.includes(%q)`, "script: "+script))
+	}
+	setScript("anon-and-split", "blurry-faces.sh")
+	setScript("mask-detector", "mask-detector.sh")
+	tab.Screenshot("composer-keyboard")
+	compareWithReference(t, exportFDL(tab))
+	if p := tab.Problems(); len(p) > 0 {
+		t.Errorf("browser problems: %v", p)
+	}
+}
+
+// pick chooses the option labelled text (a function name, or a storage
+// path shown after its provider) in a select with the keyboard: Home, then
+// the down arrow until it is selected.
+func pick(tab *Tab, id, text string) {
+	tab.t.Helper()
+	tab.Do(chromedp.Focus(chromedp.ID(id)), chromedp.KeyEvent(kb.Home))
+	cur := `document.getElementById(` + jsLiteral(id) + `).selectedOptions[0].textContent`
+	is := func() bool {
+		got := Eval[string](tab, cur)
+		return got == text || strings.HasSuffix(got, ":"+text)
+	}
+	for i := 0; i < 20 && !is(); i++ {
+		tab.Do(chromedp.KeyEvent(kb.ArrowDown))
+	}
+	if got := Eval[string](tab, cur); !is() {
+		tab.t.Fatalf("could not pick %q in #%s (at %q)", text, id, got)
 	}
 }

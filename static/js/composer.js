@@ -142,7 +142,7 @@
       state.nodes.forEach(function (n) {
         var o = document.createElement("option");
         o.value = n.id;
-        o.textContent = (sel === from ? "output of " : "") + label(n);
+        o.textContent = label(n);
         sel.appendChild(o);
       });
       if (keep) sel.value = keep;
