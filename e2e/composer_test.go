@@ -372,3 +372,80 @@ func pick(tab *Tab, id, text string) {
 		tab.t.Fatalf("could not pick %q in #%s (at %q)", text, id, got)
 	}
 }
+
+// TestComposerImportRefusesOtherYAMLAndExportsBundles: Kubernetes
+// manifests and the old SCAR list format get fdl's "not an FDL" message;
+// the local sample comes from the gallery with its scripts, and its zip
+// export carries them.
+func TestComposerImportRefusesOtherYAMLAndExportsBundles(t *testing.T) {
+	app := startApp(t, nil)
+	tab := newTab(t)
+	for name, text := range map[string]string{
+		"k8s":  "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n",
+		"scar": "functions:\n- lambda:\n    name: old\n",
+	} {
+		tab.Visit(app.URL+"/workflows", "workflows")
+		tab.Do(
+			chromedp.Click(chromedp.CSS(`input[name=source][value=paste]`)),
+			chromedp.SetValue(chromedp.ID("wf-paste"), text),
+			chromedp.Click(chromedp.CSS(`[data-testid="create-workflow"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="import-error"]`)),
+		)
+		if msg := tab.Text(`[data-testid="import-error"]`); !strings.Contains(msg, "not an FDL") || !strings.Contains(msg, "line ") {
+			t.Errorf("%s: the refusal says %q", name, msg)
+		}
+	}
+	tab.Do(
+		chromedp.Click(chromedp.CSS(`input[name=source][value=gallery]`)),
+		chromedp.SetValue(chromedp.ID("wf-gallery"), "wordcount (local sample)"),
+		chromedp.Click(chromedp.CSS(`[data-testid="create-workflow"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="canvas"]`)),
+	)
+	waitJS(tab, `window.fdlComposer !== undefined && fdlComposer.state().nodes.length > 0`)
+	href := Eval[string](tab, `document.querySelector('[data-testid="export-zip"]').href`)
+	names := Eval2[[]string](tab, `fetch(`+jsString(href)+`).then(r => r.arrayBuffer()).then(b => {
+		// List the zip's entry names from its central directory.
+		const v = new DataView(b), out = [];
+		for (let i = 0; i + 46 < b.byteLength; i++) {
+			if (v.getUint32(i, true) === 0x02014b50) {
+				const n = v.getUint16(i + 28, true);
+				out.push(new TextDecoder().decode(new Uint8Array(b, i + 46, n)));
+			}
+		}
+		return out;
+	})`)
+	if strings.Join(names, ",") != "wordcount-local-sample.yaml,count.sh,top10.sh" {
+		t.Errorf("the bundle holds %v", names)
+	}
+	if p := tab.Problems("status of 422"); len(p) > 0 {
+		t.Errorf("browser problems: %v", p)
+	}
+}
+
+// TestComposerRoundTripKeepsComments imports a commented file, changes
+// one field and adds one link on the canvas, and exports it: only the
+// changed and added lines differ, the comments stay.
+func TestComposerRoundTripKeepsComments(t *testing.T) {
+	app := startApp(t, nil)
+	tab := newTab(t)
+	src := "# Mask detection, two stages.\nfunctions:\n  # OSCAR services\n  oscar:\n  - my_oscar:\n      name: anon-and-split   # blurs faces\n      memory: 2Gi\n      cpu: '1.0'\n      image: grycap/blurry-faces\n      script: blurry-faces.sh\n      input:\n      - storage_provider: minio\n        path: mask-detector/input\n      output:\n      - storage_provider: minio\n        path: mask-detector/intermediate\n  # second stage\n  - my_oscar:\n      name: mask-detector\n      memory: 1Gi\n      cpu: '1.0'\n      script: mask-detector.sh\n      image: grycap/mask-detector-yolo:full\n      input:\n      - storage_provider: minio\n        path: mask-detector/intermediate\n# the end\n"
+	importWorkflow(tab, app, "commented", src)
+	setInPanel(tab, "mask-detector", "memory", "3Gi")
+	tab.Do(
+		chromedp.Click(chromedp.CSS(`[data-testid="add-minio"]`)),
+		chromedp.WaitVisible(chromedp.ID("wf-add-path")),
+		chromedp.SendKeys(chromedp.ID("wf-add-path"), "mask-detector/result"),
+		chromedp.Click(chromedp.CSS(`[data-testid="dialog-ok"]`)),
+	)
+	waitJS(tab, `fdlComposer.state().nodes.some(n => n.loose)`)
+	pick(tab, "wf-connect-from", "mask-detector")
+	pick(tab, "wf-connect-to", "mask-detector/result")
+	tab.Do(chromedp.Click(chromedp.CSS(`[data-testid="connect"]`)))
+	waitJS(tab, `fdlComposer.state().edges.length === 4`)
+	want := strings.Replace(src, "      memory: 1Gi\n", "      memory: 3Gi\n", 1)
+	want = strings.Replace(want, "        path: mask-detector/intermediate\n# the end\n",
+		"        path: mask-detector/intermediate\n      output:\n      - storage_provider: minio\n        path: mask-detector/result\n# the end\n", 1)
+	if got := exportFDL(tab); got != want {
+		t.Errorf("export:\n%s\nwant:\n%s", got, want)
+	}
+}
