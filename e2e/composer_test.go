@@ -75,6 +75,8 @@ func TestComposerImportsEveryExample(t *testing.T) {
 		}
 	}
 	tab.Screenshot("composer-light")
+	Eval[any](tab, `document.documentElement.setAttribute("data-theme", "dark")`)
+	tab.Screenshot("composer-dark")
 	if p := tab.Problems(); len(p) > 0 {
 		t.Errorf("browser problems: %v", p)
 	}

@@ -413,9 +413,12 @@
     });
     var r = canvas.getBoundingClientRect();
     var z = Math.min(1.2, Math.max(0.2, Math.min(r.width / (maxX - minX + 40), r.height / (maxY - minY + 40))));
+    // Drawflow scales the drawing about its centre: place the drawing's
+    // top-left corner 30px inside the canvas after scaling.
+    var cx = editor.precanvas.clientWidth / 2, cy = editor.precanvas.clientHeight / 2;
     editor.zoom = z;
-    editor.canvas_x = -minX * z + 20;
-    editor.canvas_y = -minY * z + 20;
+    editor.canvas_x = 30 - (cx + (minX - cx) * z);
+    editor.canvas_y = 30 - (cy + (minY - cy) * z);
     editor.precanvas.style.transform = "translate(" + editor.canvas_x + "px, " + editor.canvas_y + "px) scale(" + z + ")";
   }
 
