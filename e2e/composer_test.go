@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,7 +15,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/fdlstudio/fdlstudio/app"
 	"github.com/fdlstudio/fdlstudio/fdl"
+	"github.com/fdlstudio/fdlstudio/web"
 )
 
 // importWorkflow creates a workflow from pasted FDL text and waits for the
@@ -449,5 +454,52 @@ func TestComposerRoundTripKeepsComments(t *testing.T) {
 		"        path: mask-detector/intermediate\n      output:\n      - storage_provider: minio\n        path: mask-detector/result\n# the end\n", 1)
 	if got := exportFDL(tab); got != want {
 		t.Errorf("export:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// BenchmarkComposerImportAndDraw200 is the time from submitting a pasted
+// 200-function workflow on the workflows page to the composer having drawn
+// every node and link, in headless Chromium.
+func BenchmarkComposerImportAndDraw200(b *testing.B) {
+	cfg := web.Defaults()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = b.TempDir()
+	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.LocalCluster = "off"
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	tabCtx, closeTab := chromedp.NewContext(browserCtx)
+	defer closeTab()
+
+	var text strings.Builder
+	text.WriteString("functions:\n  oscar:\n")
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&text, "  - c:\n      name: f%d\n      image: busybox\n      script: run.sh\n      input:\n      - storage_provider: minio\n        path: b/s%d\n      output:\n      - storage_provider: minio\n        path: b/s%d\n", i, i, i+1)
+	}
+	drawn := `document.querySelectorAll("#wf-canvas .drawflow-node").length === 401 && document.querySelectorAll("#wf-canvas .connection").length === 400`
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		if err := chromedp.Do(tabCtx,
+			chromedp.Navigate(srv.URL()+"/workflows"),
+			chromedp.WaitVisible(chromedp.ID("wf-paste")),
+			chromedp.Click(chromedp.CSS(`input[name=source][value=paste]`)),
+			chromedp.SetValue(chromedp.ID("wf-paste"), text.String()),
+		); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := chromedp.Do(tabCtx, chromedp.Click(chromedp.CSS(`[data-testid="create-workflow"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="canvas"]`))); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := chromedp.Run(tabCtx, chromedp.Poll[bool](drawn, chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(5*time.Millisecond))); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -60,9 +60,33 @@
     return pos;
   }
 
+  // drawAllConnections sets every link's path in two passes, all reads
+  // then all writes, so the browser lays the page out once; Drawflow's own
+  // per-connection update (same geometry) would lay it out once per link.
+  function drawAllConnections() {
+    var pre = editor.precanvas, z = editor.zoom;
+    var ux = (pre.clientWidth / (pre.clientWidth * z)) || 0, uy = (pre.clientHeight / (pre.clientHeight * z)) || 0;
+    var pr = pre.getBoundingClientRect();
+    var conns = canvas.querySelectorAll(".connection");
+    var paths = [];
+    conns.forEach(function (c) {
+      var cl = c.classList; // connection node_in_<node> node_out_<node> output_N input_N
+      var inPort = document.getElementById(cl[1].slice(8)).querySelector("." + cl[4]);
+      var outPort = document.getElementById(cl[2].slice(9)).querySelector("." + cl[3]);
+      var ir = inPort.getBoundingClientRect(), or = outPort.getBoundingClientRect();
+      paths.push(editor.createCurvature(
+        outPort.offsetWidth / 2 + (or.x - pr.x) * ux, outPort.offsetHeight / 2 + (or.y - pr.y) * uy,
+        inPort.offsetWidth / 2 + (ir.x - pr.x) * ux, inPort.offsetHeight / 2 + (ir.y - pr.y) * uy,
+        editor.curvature, "openclose"));
+    });
+    conns.forEach(function (c, i) { c.children[0].setAttributeNS(null, "d", paths[i]); });
+  }
+
   function render() {
     rendering = true;
     var keepSel = selected.slice();
+    var update = editor.updateConnectionNodes;
+    editor.updateConnectionNodes = function () {};
     editor.clear();
     dfOf = {}; idOf = {};
     state.nodes.forEach(function (n) {
@@ -78,6 +102,8 @@
     state.edges.forEach(function (e) {
       if (dfOf[e.from] && dfOf[e.to]) editor.addConnection(dfOf[e.from], dfOf[e.to], "output_1", "input_1");
     });
+    editor.updateConnectionNodes = update;
+    drawAllConnections();
     rendering = false;
     selected = keepSel.filter(function (id) { return dfOf[id]; });
     markSelected();
