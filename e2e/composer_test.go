@@ -503,3 +503,47 @@ func BenchmarkComposerImportAndDraw200(b *testing.B) {
 		}
 	}
 }
+
+// TestComposerCopyPasteDeleteAndVersions: copy and paste a function,
+// shift-click to select two nodes and delete them, save, and look at the
+// saved versions: the difference between them, and restoring the first.
+func TestComposerCopyPasteDeleteAndVersions(t *testing.T) {
+	app := startApp(t, nil)
+	tab := newTab(t)
+	data, err := os.ReadFile("../fdl/testdata/examples/mask-detector-workflow_mask-detector-workflow.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	importWorkflow(tab, app, "versions", string(data))
+	click := func(name string, shift bool) {
+		tab.Do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const n = fdlComposer.state().nodes.find(n => n.name === %q);
+			[...document.querySelectorAll("#wf-canvas .drawflow-node")].find(e => e.dataset.nodeId === n.id).querySelector(".wf-name").dispatchEvent(new MouseEvent("mousedown", {bubbles: true, shiftKey: %v})); })()`, name, shift)))
+	}
+	click("mask-detector", false)
+	tab.Do(chromedp.Click(chromedp.CSS(`[data-cmd="copy"]`)), chromedp.Click(chromedp.CSS(`[data-cmd="paste"]`)))
+	waitJS(tab, `fdlComposer.state().nodes.some(n => n.name === "mask-detector-copy")`)
+	if !Eval[bool](tab, `fdlComposer.state().yaml.includes("name: mask-detector-copy\n      image: grycap/mask-detector-yolo:full")`) {
+		t.Errorf("the pasted copy lacks the image:\n%s", Eval[string](tab, `fdlComposer.state().yaml`))
+	}
+	click("anon-and-split", false)
+	click("mask-detector-copy", true)
+	tab.Do(chromedp.Click(chromedp.CSS(`[data-cmd="delete"]`)))
+	waitJS(tab, `fdlComposer.state().nodes.filter(n => n.kind !== "storage").map(n => n.name).join() === "mask-detector"`)
+	tab.Do(chromedp.Click(chromedp.CSS(`[data-testid="save"]`)))
+	waitJS(tab, `document.getElementById("wf-version").textContent === "version 2"`)
+
+	tab.Visit(Eval[string](tab, `location.href`)+"/versions/2", "version-2")
+	diff := tab.Text(`[data-testid="diff"]`)
+	if !strings.Contains(diff, "-       name: anon-and-split") || strings.Contains(diff, "mask-detector-copy") {
+		t.Errorf("the difference from version 1 reads:\n%s", diff)
+	}
+	tab.Visit(strings.TrimSuffix(Eval[string](tab, `location.href`), "/2")+"/1", "version-1")
+	tab.Do(chromedp.Click(chromedp.CSS(`[data-testid="restore"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="canvas"]`)))
+	waitJS(tab, `window.fdlComposer !== undefined && fdlComposer.state().nodes.some(n => n.name === "anon-and-split")`)
+	if !Eval[bool](tab, `!document.getElementById("wf-dirty").hidden`) {
+		t.Error("a restored version is not marked as unsaved")
+	}
+	if p := tab.Problems(); len(p) > 0 {
+		t.Errorf("browser problems: %v", p)
+	}
+}
