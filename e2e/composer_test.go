@@ -349,7 +349,7 @@ func TestComposerBuildsMaskDetectorByKeyboard(t *testing.T) {
 		}
 		tab.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(`#wf-panel [name=script]`)))
 		waitJS(tab, `document.activeElement && document.activeElement.name === "name"`)
-		tab.Do(chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"), chromedp.KeyEvent(script), chromedp.KeyEvent("\t"))
+		tab.Do(chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"), chromedp.KeyEvent(script))
 		waitJS(tab, fmt.Sprintf(`fdlComposer.state().yaml.includes(%q)`, "script: "+script))
 	}
 	setScript("anon-and-split", "blurry-faces.sh")

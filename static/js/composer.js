@@ -322,13 +322,17 @@
           if (ok && f.name === "name") selected = [];
         });
       });
-      var script = form.querySelector("[data-code-editor]");
-      if (script && root.dataset.codeEditor) {
-        // The script editor bundle is loaded only when a script field opens.
-        import(root.dataset.codeEditor).then(function () {
-          if (window.fdlCodeEditor) window.fdlCodeEditor.attach(script, { language: script.dataset.codeEditor });
-        }).catch(function () { /* a plain textarea still works */ });
-      }
+      // The script field becomes the CodeMirror editor when focused (the
+      // layout's code-editor.js); it reports typing as input events.
+      var typing = null;
+      form.addEventListener("input", function (e) {
+        var f = e.target;
+        if (f.tagName !== "TEXTAREA" || !f.name) return;
+        clearTimeout(typing);
+        typing = setTimeout(function () {
+          send({ kind: "set", node: id, field: f.name, value: f.value }, { done: f.name + " set." });
+        }, 700);
+      });
     });
   }
 
