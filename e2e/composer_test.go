@@ -547,3 +547,26 @@ func TestComposerCopyPasteDeleteAndVersions(t *testing.T) {
 		t.Errorf("browser problems: %v", p)
 	}
 }
+
+// TestComposerAccessibility runs axe-core on the composer with a workflow
+// loaded and a node's side panel open, in the light and the dark theme.
+func TestComposerAccessibility(t *testing.T) {
+	app := startApp(t, nil)
+	tab := newTab(t)
+	data, err := os.ReadFile("../fdl/testdata/examples/mask-detector-workflow_mask-detector-workflow.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	importWorkflow(tab, app, "a11y", string(data))
+	url := Eval[string](tab, `location.href`)
+	for _, theme := range []string{"light", "dark"} {
+		setTheme(tab, app.URL, theme)
+		tab.Visit(url, "composer-"+theme)
+		waitJS(tab, `window.fdlComposer !== undefined`)
+		tab.Do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#wf-canvas .drawflow-node .wf-name").dispatchEvent(new MouseEvent("mousedown", {bubbles: true}))`),
+			chromedp.WaitVisible(chromedp.CSS(`#wf-panel fieldset`)))
+		if vs := axeSerious(tab); len(vs) > 0 {
+			t.Errorf("%s theme: axe-core finds serious or critical violations on the composer:\n%s", theme, formatViolations(vs))
+		}
+	}
+}
