@@ -20,6 +20,7 @@ import (
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
+	"github.com/fdlstudio/fdlstudio/backends/watch"
 	"github.com/fdlstudio/fdlstudio/handlers"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/store/sqlite"
@@ -138,6 +139,11 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 		}
 	}
 
+	// Live monitoring: one poller per watched service, closed after the
+	// server so that open WebSockets end.
+	hub := watch.New(watch.Options{Log: log})
+	a.closers = append(a.closers, hub.Close)
+
 	a.server, err = web.New(ctx, cfg, web.Deps{
 		Handlers: handlers.Deps{
 			Clusters:       a.db.Clusters(a.sealer),
@@ -149,6 +155,8 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			Backends:       a.backends(),
 			Sealer:         a.sealer,
 			Workflows:      a.db.Workflows(),
+			Live:           hub,
+			PublicURL:      cfg.PublicURL,
 		},
 		Auth:          a.auth,
 		LocalUser:     a.localUser,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/watch"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
@@ -53,6 +54,14 @@ type Deps struct {
 	Sealer *store.Sealer
 	// Workflows keeps each user's workflows with their versions.
 	Workflows workflowRepo
+	// Live is the hub that polls clusters for the live pages; nil turns
+	// live updates off.
+	Live *watch.Hub
+	// PublicURL is the site's public URL, which WebSocket handshakes'
+	// Origin must match ("" means the request's own host).
+	PublicURL string
+	// OpenSockets counts the open live WebSockets (may be nil).
+	OpenSockets Gauge
 }
 
 // Handler serves the pages and fragments of FDL Studio.
@@ -69,6 +78,9 @@ type Handler struct {
 	workflows    workflowRepo
 	transfers    *transferLimits
 	sealer       *store.Sealer
+	live         *watch.Hub
+	publicURL    string
+	sockets      Gauge
 }
 
 // backendRegistry builds the backend of a cluster registration, acting
@@ -101,6 +113,7 @@ func New(d Deps) *Handler {
 		log: d.Log, nav: nav,
 		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
 		backends: d.Backends, transfers: newTransferLimits(d.Limits), sealer: sealer, workflows: d.Workflows,
+		live: d.Live, publicURL: d.PublicURL, sockets: d.OpenSockets,
 	}
 }
 

@@ -126,6 +126,10 @@ func (h *Handler) ShowJobLog(c echo.Context) error {
 		Query: c.QueryParam("q"),
 	}
 	p.Lines, p.Total = logLines(text, p.Query)
+	if p.Query == "" && len(p.Lines) > templates.MaxLogLines {
+		p.Omitted = len(p.Lines) - templates.MaxLogLines
+		p.Lines = p.Lines[p.Omitted:]
+	}
 	// The job's status, for the header.
 	if list, err := b.ListJobs(ctx, service, ""); err == nil {
 		for _, j := range list.Jobs {

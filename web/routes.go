@@ -59,6 +59,9 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		{http.MethodGet, "/services/:cluster/:name/jobs/:job/log", h.DownloadJobLog},
 		{http.MethodPost, "/services/:cluster/:name/jobs/:job/delete", h.DeleteJob},
 		{http.MethodPost, "/services/:cluster/:name/jobs/:job/rerun", h.RerunJob},
+		// Live updates of the jobs and job log pages (WebSockets).
+		{http.MethodGet, "/services/:cluster/:name/live", h.LiveJobs},
+		{http.MethodGet, "/services/:cluster/:name/jobs/:job/live", h.LiveJobLog},
 
 		// Service form. Static segments win in Echo, so /services/new and
 		// /services/preview are not taken for a :cluster.
@@ -134,6 +137,7 @@ func (s *Server) buildEcho() {
 	hd := s.deps.Handlers
 	hd.Log = s.log
 	hd.Served = func(p string) bool { return served[p] }
+	hd.OpenSockets = s.metrics.WebSockets
 	s.handlers = handlers.New(hd)
 	s.login = handlers.NewLogin(s.handlers, s.deps.Auth)
 

@@ -182,6 +182,21 @@ func (c *Cluster) AddJob(service, name string, status backends.JobStatus, create
 	c.jobs[service] = append(c.jobs[service], &job{Job: backends.Job{Name: name, Status: status, CreationTime: created}, log: log})
 }
 
+// UpdateJob changes a job as it runs: its status (when not "") and text
+// appended to its log, for tests that watch jobs live.
+func (c *Cluster) UpdateJob(service, name string, status backends.JobStatus, appendLog string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, j := range c.jobs[service] {
+		if j.Name == name {
+			if status != "" {
+				j.Status = status
+			}
+			j.log += appendLog
+		}
+	}
+}
+
 func (c *Cluster) findJob(op, service, name string) (*job, error) {
 	if _, ok := c.services[service]; !ok {
 		return nil, c.err(op, backends.KindNotFound, fmt.Sprintf("no service %q", service))

@@ -1,0 +1,361 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+
+	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/watch"
+	"github.com/fdlstudio/fdlstudio/store"
+	"github.com/fdlstudio/fdlstudio/templates"
+)
+
+// Live updates: a page that shows jobs opens a WebSocket to its /live
+// URL and receives, as JSON messages, server-rendered fragments to swap
+// in by element id and the log lines that are new, each message with the
+// cursor of the last event it carries. static/js/live.js applies them
+// and, after a dropped connection, reconnects with ?after=<cursor> to get
+// exactly what it missed.
+
+// Connection timing, after gorilla/websocket's chat example.
+const (
+	// liveWriteWait bounds each write: a client that cannot take a
+	// message in that time is too slow and is disconnected.
+	liveWriteWait = 10 * time.Second
+	// livePongWait is how long the connection lives without hearing from
+	// the client; it answers pings sent every livePingPeriod.
+	livePongWait   = 60 * time.Second
+	livePingPeriod = livePongWait * 9 / 10
+	// liveReadLimit bounds a client message (clients send none but
+	// control frames).
+	liveReadLimit = 512
+	// liveBatch is the most events one message carries; liveMaxBehind is
+	// how many times a client may fall behind the stream's history (and
+	// get a coalesced snapshot) before it is disconnected as too slow.
+	liveBatch     = 512
+	liveMaxBehind = 3
+)
+
+// Gauge counts open WebSocket connections (a Prometheus gauge).
+type Gauge interface {
+	Inc()
+	Dec()
+}
+
+var liveUpgrader = websocket.Upgrader{
+	ReadBufferSize:  1024,
+	WriteBufferSize: 8192,
+	// The Origin is checked (auth.CheckOrigin) before Upgrade is called.
+	CheckOrigin:       func(*http.Request) bool { return true },
+	EnableCompression: false,
+}
+
+// LiveMessage is one message of the live WebSocket.
+type LiveMessage struct {
+	// Cursor is the position of the last event included, to send back
+	// as ?after= when reconnecting.
+	Cursor string `json:"cursor"`
+	// Swap are fragments that replace the elements with their ids.
+	Swap []LiveSwap `json:"swap,omitempty"`
+	// Lines are new log lines, [number, text] each.
+	Lines []LiveLine `json:"lines,omitempty"`
+	// Ended says the job's log is complete.
+	Ended bool `json:"ended,omitempty"`
+	// Error is the cluster's failure, shown until Error is "" again.
+	Error string `json:"error"`
+}
+
+// LiveSwap is one fragment: HTML to put in place of the element with ID.
+type LiveSwap struct {
+	ID   string `json:"id"`
+	HTML string `json:"html"`
+}
+
+// LiveLine is a log line and its number.
+type LiveLine struct {
+	N    int    `json:"n"`
+	Text string `json:"t"`
+}
+
+// LiveJobs handles "GET /services/:cluster/:name/live": the WebSocket of
+// a service's jobs page (?status= as the page's filter).
+func (h *Handler) LiveJobs(c echo.Context) error { return h.serveLive(c, "") }
+
+// LiveJobLog handles "GET /services/:cluster/:name/jobs/:job/live": the
+// WebSocket of a job's log page.
+func (h *Handler) LiveJobLog(c echo.Context) error { return h.serveLive(c, c.Param("job")) }
+
+func (h *Handler) serveLive(c echo.Context, job string) error {
+	if h.live == nil {
+		return userError(http.StatusNotImplemented, "Live updates are not enabled on this server.", nil)
+	}
+	// The session middleware has run: an anonymous request never gets
+	// here, but check anyway before anything else.
+	u, err := currentUser(c)
+	if err != nil {
+		return err
+	}
+	r := c.Request()
+	if !websocket.IsWebSocketUpgrade(r) {
+		return userError(http.StatusBadRequest, "This address is a WebSocket for live updates; open the page instead.", nil)
+	}
+	if !auth.CheckOrigin(r, h.publicURL) {
+		return userError(http.StatusForbidden, "Live updates are only served to pages of this site (the Origin header does not match).", nil)
+	}
+	after, err := watch.ParseCursor(c.QueryParam("after"))
+	if err != nil {
+		return userError(http.StatusBadRequest, "The after parameter: "+err.Error(), nil)
+	}
+	cl, err := h.findCluster(r.Context(), u, c.Param("cluster"))
+	if err != nil {
+		return err
+	}
+	b, err := h.backendFor(r.Context(), cl)
+	if err != nil {
+		return err
+	}
+	// Seam: the poller acts for this user with the backend built from
+	// this request, whose credentials (the session's access token) are
+	// read from the request's context on each call. When auth offers a
+	// per-user token source, build the backend from it here instead.
+	jobs := actingJobs{b: b, values: r.Context()}
+	resolve := func(context.Context) (backends.Jobs, error) { return jobs, nil }
+	key := watch.Key{Scope: strconv.FormatInt(u.ID, 10), Cluster: cl.Name, Service: c.Param("name")}
+
+	conn, err := liveUpgrader.Upgrade(c.Response(), r, nil)
+	if err != nil {
+		return nil // the upgrader has answered the handshake
+	}
+	defer conn.Close()
+	sub, err := h.live.Subscribe(key, job, resolve, after)
+	if err != nil {
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "live updates are shutting down"), time.Now().Add(time.Second))
+		return nil
+	}
+	defer sub.Close()
+	if h.sockets != nil {
+		h.sockets.Inc()
+		defer h.sockets.Dec()
+	}
+	v := &liveView{cluster: cl, service: key.Service, job: job, status: c.QueryParam("status"),
+		csrf: auth.CSRFToken(r.Context()), jobs: map[string]backends.Job{}}
+	h.runLive(r.Context(), conn, sub, v)
+	return nil
+}
+
+// runLive is the connection's writer; a reader goroutine answers pings
+// and notices the client leaving.
+func (h *Handler) runLive(ctx context.Context, conn *websocket.Conn, sub *watch.Sub, v *liveView) {
+	conn.SetReadLimit(liveReadLimit)
+	conn.SetReadDeadline(time.Now().Add(livePongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(livePongWait)) })
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		for {
+			if _, _, err := conn.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	ping := time.NewTicker(livePingPeriod)
+	defer ping.Stop()
+	behind, first := 0, true
+	for {
+		select {
+		case <-gone:
+			return
+		case <-sub.Ended():
+			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+			return
+		case <-ping.C:
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(liveWriteWait)); err != nil {
+				return
+			}
+		case <-sub.C():
+			evs := sub.Next(liveBatch)
+			if len(evs) == 0 {
+				continue
+			}
+			if evs[0].Kind == watch.Snapshot && !first {
+				if behind++; behind > liveMaxBehind {
+					conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "too slow"), time.Now().Add(time.Second))
+					return
+				}
+			}
+			first = false
+			msg, err := v.message(ctx, evs)
+			if err != nil {
+				h.log.Error("live: rendering an update", "err", err)
+				return
+			}
+			conn.SetWriteDeadline(time.Now().Add(liveWriteWait))
+			if err := conn.WriteJSON(msg); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// liveView is what one connection's page shows, to render its updates.
+type liveView struct {
+	cluster store.Cluster
+	service string
+	job     string // "" for a jobs page
+	status  string // the jobs page's status filter
+	csrf    string
+	jobs    map[string]backends.Job // a jobs page's rows
+	failed  string
+}
+
+// message turns a batch of events into one message: coalesced, so that
+// the jobs panel is rendered once however many jobs changed.
+func (v *liveView) message(ctx context.Context, evs []watch.Event) (*LiveMessage, error) {
+	msg := &LiveMessage{Cursor: evs[len(evs)-1].Cursor.String()}
+	var job *backends.Job
+	panel := false
+	changed := map[string]bool{}
+	for _, e := range evs {
+		switch e.Kind {
+		case watch.Snapshot:
+			v.failed = e.Err
+			if v.job == "" {
+				clear(v.jobs)
+				for _, j := range e.Jobs {
+					v.jobs[j.Name] = j
+				}
+				panel = true
+			} else {
+				j := e.Job
+				job = &j
+				msg.Lines = msg.Lines[:0]
+			}
+		case watch.JobChanged:
+			if v.job == "" {
+				_, known := v.jobs[e.Job.Name]
+				v.jobs[e.Job.Name] = e.Job
+				panel = panel || !known
+				changed[e.Job.Name] = true
+			} else {
+				j := e.Job
+				job = &j
+			}
+		case watch.JobGone:
+			if v.job == "" {
+				delete(v.jobs, e.Job.Name)
+				panel = true
+			} else {
+				job = &backends.Job{Name: v.job, Status: "Deleted"}
+			}
+		case watch.Failed:
+			v.failed = e.Err
+		case watch.Recovered:
+			v.failed = ""
+		}
+		for _, l := range e.Lines {
+			msg.Lines = append(msg.Lines, LiveLine{N: l.N, Text: l.Text})
+		}
+		msg.Ended = msg.Ended || e.Ended
+	}
+	msg.Error = v.failed
+	var err error
+	if v.job != "" {
+		if job != nil {
+			var row *templates.JobRow
+			if job.Status != "" {
+				r := jobRows([]backends.Job{*job}, 0)[0]
+				row = &r
+			}
+			err = v.swap(ctx, msg, "job-status", templates.JobStatusLine(row, false))
+		}
+		return msg, err
+	}
+	rows := v.rows()
+	if panel {
+		err = v.swap(ctx, msg, "jobs-panel", templates.JobsPanel(templates.JobsProps{
+			Chrome:  templates.Chrome{User: templates.UserMenu{CSRFToken: v.csrf}},
+			Cluster: v.cluster.Name, Service: v.service, Status: v.status, Jobs: rows,
+		}))
+		return msg, err
+	}
+	for _, r := range rows {
+		if changed[r.Name] && err == nil {
+			err = v.swap(ctx, msg, templates.JobRowID(r.Name), templates.JobTableRow(v.cluster.Name, v.service, r, true, v.csrf))
+		}
+	}
+	return msg, err
+}
+
+// rows are the jobs page's rows, newest first, in its status filter.
+func (v *liveView) rows() []templates.JobRow {
+	all := make([]backends.Job, 0, len(v.jobs))
+	for _, j := range v.jobs {
+		all = append(all, j)
+	}
+	slices.SortFunc(all, func(a, b backends.Job) int { return strings.Compare(a.Name, b.Name) })
+	var rows []templates.JobRow
+	for _, r := range jobRows(all, 0) {
+		if v.status == "" || r.Status == v.status {
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+func (v *liveView) swap(ctx context.Context, msg *LiveMessage, id string, c templ.Component) error {
+	buf := templ.GetBuffer()
+	defer templ.ReleaseBuffer(buf)
+	if err := c.Render(ctx, buf); err != nil {
+		return err
+	}
+	msg.Swap = append(msg.Swap, LiveSwap{ID: id, HTML: buf.String()})
+	return nil
+}
+
+// actingJobs calls a backend built for a request with that request's
+// values (its session, from which the user's credentials come) but the
+// caller's deadline, so the hub can poll for the user after the
+// handshake's handler context has moved on.
+type actingJobs struct {
+	b      backends.Jobs
+	values context.Context
+}
+
+// valuesCtx is ctx with the values of another context.
+type valuesCtx struct {
+	context.Context
+	values context.Context
+}
+
+func (c valuesCtx) Value(k any) any { return c.values.Value(k) }
+
+func (a actingJobs) ctx(ctx context.Context) context.Context { return valuesCtx{ctx, a.values} }
+
+func (a actingJobs) ListJobs(ctx context.Context, service, page string) (*backends.JobList, error) {
+	return a.b.ListJobs(a.ctx(ctx), service, page)
+}
+
+func (a actingJobs) JobLog(ctx context.Context, service, job string, ts bool) (string, error) {
+	return a.b.JobLog(a.ctx(ctx), service, job, ts)
+}
+
+func (a actingJobs) JobLogFrom(ctx context.Context, service, job string, off int64) (string, int64, error) {
+	return a.b.JobLogFrom(a.ctx(ctx), service, job, off)
+}
+
+func (a actingJobs) DeleteJob(ctx context.Context, service, job string) error {
+	return a.b.DeleteJob(a.ctx(ctx), service, job)
+}
+
+func (a actingJobs) DeleteJobs(ctx context.Context, service string, all bool) error {
+	return a.b.DeleteJobs(a.ctx(ctx), service, all)
+}

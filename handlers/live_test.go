@@ -1,0 +1,292 @@
+package handlers
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+
+	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/memtest"
+	"github.com/fdlstudio/fdlstudio/backends/watch"
+	"github.com/fdlstudio/fdlstudio/store"
+)
+
+// countGauge is a Gauge that tests can read.
+type countGauge struct{ n atomic.Int64 }
+
+func (g *countGauge) Inc() { g.n.Add(1) }
+func (g *countGauge) Dec() { g.n.Add(-1) }
+
+// connListener remembers the server side of every connection, so a test
+// can drop them as a failing server would.
+type connListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *connListener) dropAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
+}
+
+type liveFixture struct {
+	mem     *memtest.Cluster
+	srv     *httptest.Server
+	ln      *connListener
+	sockets *countGauge
+	hub     *watch.Hub
+}
+
+// newLiveFixture serves the live endpoints over a real socket, for the
+// in-memory cluster "mem" with service "svc" and a running job "j1". A
+// request is a user's when it carries the cookie session=ok (standing in
+// for the session middleware, which the app tests exercise).
+func newLiveFixture(t *testing.T) *liveFixture {
+	t.Helper()
+	reg := backends.NewRegistry()
+	mem := memtest.New("mem")
+	memtest.Register(reg, mem)
+	if err := mem.CreateService(t.Context(), &backends.Service{Name: "svc", Image: "img"}); err != nil {
+		t.Fatal(err)
+	}
+	mem.AddJob("svc", "j1", backends.JobRunning, time.Now(), "line 1\n")
+	hub := watch.New(watch.Options{Fast: 5 * time.Millisecond, Slow: 50 * time.Millisecond, Linger: time.Minute})
+	t.Cleanup(func() { hub.Close() })
+	g := &countGauge{}
+	h := New(Deps{
+		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Clusters:       noClusters{},
+		Backends:       reg,
+		SharedClusters: []store.Cluster{{Name: "mem", Kind: memtest.Kind, Shared: true}},
+		Live:           hub,
+		OpenSockets:    g,
+	})
+	e := echo.New()
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		var ue *UserError
+		status := http.StatusInternalServerError
+		if errors.As(err, &ue) {
+			status = ue.Status
+		}
+		_ = c.String(status, Describe(err))
+	}
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if ck, err := c.Cookie("session"); err != nil || ck.Value != "ok" {
+				return c.String(http.StatusSeeOther, "log in first")
+			}
+			u := &auth.User{ID: 1, Name: "Tester", Mode: auth.ModeLocal}
+			c.SetRequest(c.Request().WithContext(auth.WithUser(c.Request().Context(), u)))
+			return next(c)
+		}
+	})
+	e.GET("/services/:cluster/:name/live", h.LiveJobs)
+	e.GET("/services/:cluster/:name/jobs/:job/live", h.LiveJobLog)
+	srv := httptest.NewUnstartedServer(e)
+	ln := &connListener{Listener: srv.Listener}
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &liveFixture{mem: mem, srv: srv, ln: ln, sockets: g, hub: hub}
+}
+
+func (f *liveFixture) dial(t *testing.T, path, origin string, session bool) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	hdr := http.Header{}
+	if origin != "" {
+		hdr.Set("Origin", origin)
+	}
+	if session {
+		hdr.Set("Cookie", "session=ok")
+	}
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	return d.Dial("ws"+strings.TrimPrefix(f.srv.URL, "http")+path, hdr)
+}
+
+func readMsg(t *testing.T, c *websocket.Conn) (LiveMessage, error) {
+	t.Helper()
+	var m LiveMessage
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	err := c.ReadJSON(&m)
+	return m, err
+}
+
+func TestLiveRefusesWithoutSessionOrFromAnotherSite(t *testing.T) {
+	f := newLiveFixture(t)
+	for _, tc := range []struct {
+		name, origin string
+		session      bool
+		want         int
+	}{
+		{"no session", f.srv.URL, false, http.StatusSeeOther},
+		{"foreign origin", "https://evil.example", true, http.StatusForbidden},
+		{"no origin", "", true, http.StatusForbidden},
+	} {
+		c, resp, err := f.dial(t, "/services/mem/svc/jobs/j1/live", tc.origin, tc.session)
+		if err == nil {
+			c.Close()
+			t.Fatalf("%s: the handshake succeeded", tc.name)
+		}
+		if resp == nil || resp.StatusCode != tc.want {
+			t.Fatalf("%s: handshake answered %v, want %d", tc.name, resp, tc.want)
+		}
+	}
+	if f.sockets.n.Load() != 0 || f.hub.Pollers() != 0 {
+		t.Fatal("a refused handshake subscribed")
+	}
+	c, resp, err := f.dial(t, "/services/mem/svc/jobs/j1/live?after=bad", f.srv.URL, true)
+	if err == nil {
+		c.Close()
+	}
+	if resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a bad cursor was answered %v", resp)
+	}
+}
+
+// TestLiveLogResumesAfterServerDrop follows a log while a job writes 300
+// lines; the server drops the connection twice mid-stream and the client
+// resumes from its cursor: every line arrives exactly once, in order.
+func TestLiveLogResumesAfterServerDrop(t *testing.T) {
+	f := newLiveFixture(t)
+	c, _, err := f.dial(t, "/services/mem/svc/jobs/j1/live", f.srv.URL, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := readMsg(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Lines) != 1 || first.Lines[0].Text != "line 1" || len(first.Swap) != 1 || !strings.Contains(first.Swap[0].HTML, "Running") {
+		t.Fatalf("first message (snapshot) = %+v", first)
+	}
+	if f.sockets.n.Load() != 1 {
+		t.Fatalf("open sockets = %d, want 1", f.sockets.n.Load())
+	}
+	const total = 300
+	go func() {
+		for i := 2; i <= total; i++ {
+			f.mem.UpdateJob("svc", "j1", "", "line "+strconv.Itoa(i)+"\n")
+			if i%10 == 0 {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		f.mem.UpdateJob("svc", "j1", backends.JobSucceeded, "")
+	}()
+	seen := []int{1}
+	cursor := first.Cursor
+	drops, nextDrop := 0, 100
+	for {
+		m, err := readMsg(t, c)
+		if err != nil {
+			if drops > 2 {
+				t.Fatalf("reading: %v", err)
+			}
+			c.Close()
+			c, _, err = f.dial(t, "/services/mem/svc/jobs/j1/live?after="+cursor, f.srv.URL, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			drops++
+			continue
+		}
+		cursor = m.Cursor
+		for _, l := range m.Lines {
+			if l.Text != "line "+strconv.Itoa(l.N) {
+				t.Fatalf("line %d is %q", l.N, l.Text)
+			}
+			seen = append(seen, l.N)
+		}
+		if len(seen) >= nextDrop {
+			f.ln.dropAll() // the server drops the connection
+			nextDrop += 100
+		}
+		if m.Ended {
+			break
+		}
+	}
+	c.Close()
+	if drops < 2 {
+		t.Fatalf("the server dropped the connection %d times, want 2", drops)
+	}
+	if len(seen) != total {
+		t.Fatalf("received %d lines, want %d", len(seen), total)
+	}
+	for i, n := range seen {
+		if n != i+1 {
+			t.Fatalf("line %d arrived as number %d (lost or repeated lines)", i+1, n)
+		}
+	}
+	waitUntil(t, "the socket count to drop", func() bool { return f.sockets.n.Load() == 0 })
+}
+
+func TestLiveJobsPageSwapsRowsAndPanel(t *testing.T) {
+	f := newLiveFixture(t)
+	c, _, err := f.dial(t, "/services/mem/svc/live", f.srv.URL, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := readMsg(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Swap) != 1 || m.Swap[0].ID != "jobs-panel" || !strings.Contains(m.Swap[0].HTML, `id="job-row-j1"`) {
+		t.Fatalf("snapshot = %+v", m)
+	}
+	f.mem.AddJob("svc", "j2", backends.JobPending, time.Now(), "")
+	m, err = readMsg(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Swap) != 1 || m.Swap[0].ID != "jobs-panel" || !strings.Contains(m.Swap[0].HTML, `id="job-row-j2"`) {
+		t.Fatalf("after a new job: %+v", m)
+	}
+	f.mem.UpdateJob("svc", "j1", backends.JobFailed, "")
+	m, err = readMsg(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Swap) != 1 || m.Swap[0].ID != "job-row-j1" || !strings.Contains(m.Swap[0].HTML, "Failed") {
+		t.Fatalf("after a status change: %+v", m)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
