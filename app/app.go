@@ -141,7 +141,10 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 
 	// Live monitoring: one poller per watched service, closed after the
 	// server so that open WebSockets end.
-	hub := watch.New(watch.Options{Log: log})
+	// The logs of watched jobs are archived as they end.
+	hub := watch.New(watch.Options{Log: log, Finished: handlers.ArchiveFinished(a.db, func(err error) {
+		log.Warn("live monitoring: archiving a finished job's log", "err", err)
+	})})
 	a.closers = append(a.closers, hub.Close)
 
 	a.server, err = web.New(ctx, cfg, web.Deps{
@@ -157,6 +160,7 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			Workflows:      a.db.Workflows(),
 			Live:           hub,
 			PublicURL:      cfg.PublicURL,
+			JobLogs:        a.db,
 		},
 		Auth:          a.auth,
 		LocalUser:     a.localUser,

@@ -62,6 +62,9 @@ type Deps struct {
 	PublicURL string
 	// OpenSockets counts the open live WebSockets (may be nil).
 	OpenSockets Gauge
+	// JobLogs archives the logs of ended jobs, read when the cluster no
+	// longer has them (nil: no archive).
+	JobLogs JobLogArchive
 }
 
 // Handler serves the pages and fragments of FDL Studio.
@@ -81,6 +84,7 @@ type Handler struct {
 	live         *watch.Hub
 	publicURL    string
 	sockets      Gauge
+	jobLogs      JobLogArchive
 }
 
 // backendRegistry builds the backend of a cluster registration, acting
@@ -114,6 +118,7 @@ func New(d Deps) *Handler {
 		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
 		backends: d.Backends, transfers: newTransferLimits(d.Limits), sealer: sealer, workflows: d.Workflows,
 		live: d.Live, publicURL: d.PublicURL, sockets: d.OpenSockets,
+		jobLogs: d.JobLogs,
 	}
 }
 

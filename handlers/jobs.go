@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -96,10 +97,50 @@ func (h *Handler) DeleteJob(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), backends.MutateTimeout)
 	defer cancel()
+	h.archiveBeforeDelete(ctx, c, cl, b)
 	if err := b.DeleteJob(ctx, c.Param("name"), c.Param("job")); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, jobsURL(cl.Name, c.Param("name"))+"?notice="+urlQueryEscape("Job "+c.Param("job")+" deleted."))
+}
+
+// archiveBeforeDelete keeps the log of a job about to be deleted (the
+// cluster deletes it with the job). A log that cannot be read does not
+// stop the deletion; it is logged.
+func (h *Handler) archiveBeforeDelete(ctx context.Context, c echo.Context, cl store.Cluster, b backends.Backend) {
+	u, err := currentUser(c)
+	if h.jobLogs == nil || err != nil {
+		return
+	}
+	service, job := c.Param("name"), c.Param("job")
+	j := backends.Job{Name: job}
+	if list, err := b.ListJobs(ctx, service, ""); err == nil {
+		for _, lj := range list.Jobs {
+			if lj.Name == job {
+				j = lj
+			}
+		}
+	}
+	if err := archiveJobLog(ctx, h.jobLogs, u.ID, cl.Name, service, j, b); err != nil && !errors.Is(err, backends.ErrNotFound) {
+		h.log.Warn("archiving a job's log before deleting it", "cluster", cl.Name, "service", service, "job", job, "err", err)
+	}
+}
+
+// archivedLog is the archived log of the request's job when the cluster
+// no longer has it (err is the cluster's NotFound), else err.
+func (h *Handler) archivedLog(c echo.Context, cl store.Cluster, err error) (store.JobLog, error) {
+	if h.jobLogs == nil || !errors.Is(err, backends.ErrNotFound) {
+		return store.JobLog{}, err
+	}
+	u, uerr := currentUser(c)
+	if uerr != nil {
+		return store.JobLog{}, err
+	}
+	l, aerr := h.jobLogs.JobLog(c.Request().Context(), u.ID, cl.Name, c.Param("name"), c.Param("job"))
+	if aerr != nil {
+		return store.JobLog{}, err // the cluster's NotFound says it best
+	}
+	return l, nil
 }
 
 func jobsURL(cluster, service string) string {
@@ -116,14 +157,20 @@ func (h *Handler) ShowJobLog(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), backends.LogTimeout)
 	defer cancel()
 	service, job := c.Param("name"), c.Param("job")
-	text, err := b.JobLog(ctx, service, job, false)
-	if err != nil {
-		return err
-	}
 	p := templates.JobLogProps{
 		Chrome:  h.Chrome(c, job, "/services"),
 		Cluster: cl.Name, Service: service, Job: job,
 		Query: c.QueryParam("q"),
+	}
+	text, err := b.JobLog(ctx, service, job, false)
+	if err != nil {
+		// Gone from the cluster: the log archived when it ended.
+		arch, err := h.archivedLog(c, cl, err)
+		if err != nil {
+			return err
+		}
+		text, p.Archived = arch.Log, true
+		p.Status = &templates.JobRow{Name: job, Status: arch.Status, Created: arch.Created, Started: arch.Started, Finished: arch.Finished}
 	}
 	p.Lines, p.Total = logLines(text, p.Query)
 	if p.Query == "" && len(p.Lines) > templates.MaxLogLines {
@@ -131,7 +178,7 @@ func (h *Handler) ShowJobLog(c echo.Context) error {
 		p.Lines = p.Lines[p.Omitted:]
 	}
 	// The job's status, for the header.
-	if list, err := b.ListJobs(ctx, service, ""); err == nil {
+	if list, err := b.ListJobs(ctx, service, ""); err == nil && !p.Archived {
 		for _, j := range list.Jobs {
 			if j.Name == job {
 				row := jobRows([]backends.Job{j}, 0)[0]
@@ -159,7 +206,7 @@ func logLines(text, query string) (lines []templates.LogLine, total int) {
 
 // DownloadJobLog handles "GET /services/:cluster/:name/jobs/:job/log".
 func (h *Handler) DownloadJobLog(c echo.Context) error {
-	_, b, err := h.serviceBackend(c)
+	cl, b, err := h.serviceBackend(c)
 	if err != nil {
 		return err
 	}
@@ -167,7 +214,11 @@ func (h *Handler) DownloadJobLog(c echo.Context) error {
 	defer cancel()
 	text, err := b.JobLog(ctx, c.Param("name"), c.Param("job"), true)
 	if err != nil {
-		return err
+		arch, err := h.archivedLog(c, cl, err)
+		if err != nil {
+			return err
+		}
+		text = arch.Log
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition, attachmentHeader(c.Param("job")+".log"))
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(text))

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/fdlstudio/fdlstudio/backends/memtest"
 	"github.com/fdlstudio/fdlstudio/backends/watch"
 	"github.com/fdlstudio/fdlstudio/store"
+	"github.com/fdlstudio/fdlstudio/store/sqlite"
 )
 
 // countGauge is a Gauge that tests can read.
@@ -63,6 +65,22 @@ type liveFixture struct {
 	ln      *connListener
 	sockets *countGauge
 	hub     *watch.Hub
+	db      *sqlite.DB
+	user    int64
+}
+
+// get fetches path as the user.
+func (f *liveFixture) get(t *testing.T, method, path string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, nil)
+	req.Header.Set("Cookie", "session=ok")
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // newLiveFixture serves the live endpoints over a real socket, for the
@@ -78,7 +96,17 @@ func newLiveFixture(t *testing.T) *liveFixture {
 		t.Fatal(err)
 	}
 	mem.AddJob("svc", "j1", backends.JobRunning, time.Now(), "line 1\n")
-	hub := watch.New(watch.Options{Fast: 5 * time.Millisecond, Slow: 50 * time.Millisecond, Linger: time.Minute})
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "fdlstudio.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	user, err := db.UpsertUser(t.Context(), "local", "local", "Tester", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := watch.New(watch.Options{Fast: 5 * time.Millisecond, Slow: 50 * time.Millisecond, Linger: time.Minute,
+		Finished: ArchiveFinished(db, func(err error) { t.Errorf("archiving: %v", err) })})
 	t.Cleanup(func() { hub.Close() })
 	g := &countGauge{}
 	h := New(Deps{
@@ -88,11 +116,12 @@ func newLiveFixture(t *testing.T) *liveFixture {
 		SharedClusters: []store.Cluster{{Name: "mem", Kind: memtest.Kind, Shared: true}},
 		Live:           hub,
 		OpenSockets:    g,
+		JobLogs:        db,
 	})
 	e := echo.New()
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		var ue *UserError
-		status := http.StatusInternalServerError
+		status, _ := backends.HTTPStatus(err)
 		if errors.As(err, &ue) {
 			status = ue.Status
 		}
@@ -103,19 +132,22 @@ func newLiveFixture(t *testing.T) *liveFixture {
 			if ck, err := c.Cookie("session"); err != nil || ck.Value != "ok" {
 				return c.String(http.StatusSeeOther, "log in first")
 			}
-			u := &auth.User{ID: 1, Name: "Tester", Mode: auth.ModeLocal}
+			u := &auth.User{ID: user.ID, Name: "Tester", Mode: auth.ModeLocal}
 			c.SetRequest(c.Request().WithContext(auth.WithUser(c.Request().Context(), u)))
 			return next(c)
 		}
 	})
 	e.GET("/services/:cluster/:name/live", h.LiveJobs)
 	e.GET("/services/:cluster/:name/jobs/:job/live", h.LiveJobLog)
+	e.GET("/services/:cluster/:name/jobs/:job", h.ShowJobLog)
+	e.GET("/services/:cluster/:name/jobs/:job/log", h.DownloadJobLog)
+	e.POST("/services/:cluster/:name/jobs/:job/delete", h.DeleteJob)
 	srv := httptest.NewUnstartedServer(e)
 	ln := &connListener{Listener: srv.Listener}
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &liveFixture{mem: mem, srv: srv, ln: ln, sockets: g, hub: hub}
+	return &liveFixture{mem: mem, srv: srv, ln: ln, sockets: g, hub: hub, db: db, user: user.ID}
 }
 
 func (f *liveFixture) dial(t *testing.T, path, origin string, session bool) (*websocket.Conn, *http.Response, error) {
@@ -288,5 +320,57 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A watched job's log is archived when it ends; a job deleted through
+// FDL Studio has its log archived first. Both logs stay readable (page
+// and download) after the cluster has forgotten the jobs.
+func TestJobLogsOutliveTheirJobs(t *testing.T) {
+	f := newLiveFixture(t)
+	c, _, err := f.dial(t, "/services/mem/svc/jobs/j1/live", f.srv.URL, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := readMsg(t, c); err != nil {
+		t.Fatal(err)
+	}
+	f.mem.UpdateJob("svc", "j1", backends.JobSucceeded, "line 2\nthe end\n")
+	for {
+		m, err := readMsg(t, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Ended {
+			break
+		}
+	}
+	waitUntil(t, "the archive", func() bool {
+		l, err := f.db.JobLog(t.Context(), f.user, "mem", "svc", "j1")
+		return err == nil && l.Log == "line 1\nline 2\nthe end\n" && l.Status == "Succeeded"
+	})
+	if err := f.mem.DeleteJob(t.Context(), "svc", "j1"); err != nil {
+		t.Fatal(err)
+	}
+	code, body := f.get(t, http.MethodGet, "/services/mem/svc/jobs/j1")
+	if code != http.StatusOK || !strings.Contains(body, "archived log") || !strings.Contains(body, "the end") || strings.Contains(body, "data-live=") {
+		t.Fatalf("log page of a deleted job: %d\n%s", code, body)
+	}
+
+	// Never watched, deleted through FDL Studio.
+	f.mem.AddJob("svc", "j9", backends.JobFailed, time.Now(), "oops\n")
+	if code, body := f.get(t, http.MethodPost, "/services/mem/svc/jobs/j9/delete"); code != http.StatusSeeOther {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	if _, err := f.mem.JobLog(t.Context(), "svc", "j9", false); !errors.Is(err, backends.ErrNotFound) {
+		t.Fatalf("the job was not deleted: %v", err)
+	}
+	if code, body := f.get(t, http.MethodGet, "/services/mem/svc/jobs/j9/log"); code != http.StatusOK || body != "oops\n" {
+		t.Fatalf("download of a deleted job's log: %d %q", code, body)
+	}
+	// A job that never existed is still not found.
+	if code, _ := f.get(t, http.MethodGet, "/services/mem/svc/jobs/nope"); code != http.StatusNotFound {
+		t.Fatalf("absent job: %d, want 404", code)
 	}
 }

@@ -261,7 +261,7 @@ func (p *poller) poll() {
 		}
 		end := gone || (known && finished(j.Status))
 		if p.applyLog(job, off, text, next, end) && o.Finished != nil && !gone {
-			go o.Finished(p.key, job, resolve)
+			go o.Finished(p.key, j, resolve)
 		}
 	}
 }

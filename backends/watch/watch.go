@@ -72,9 +72,9 @@ type Options struct {
 	// After is time.After; tests replace it to drive the polls.
 	After func(time.Duration) <-chan time.Time
 	// Finished, when set, is called once (in its own goroutine) for each
-	// watched job whose log has been read to its end, e.g. to archive the
-	// log.
-	Finished func(key Key, job string, resolve Resolver)
+	// watched job whose log has been read to its end because the job
+	// finished, e.g. to archive the log.
+	Finished func(key Key, job backends.Job, resolve Resolver)
 	// Log receives poll failures (default: slog.Default()).
 	Log *slog.Logger
 }

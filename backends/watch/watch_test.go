@@ -318,9 +318,9 @@ func TestFinishedJobLogIsNotPolled(t *testing.T) {
 	var archived sync.WaitGroup
 	archived.Add(1)
 	c := newClock()
-	h := newHub(t, c, Options{Finished: func(k Key, job string, _ Resolver) {
-		if k != key || job != "done" {
-			t.Errorf("finished %v %q", k, job)
+	h := newHub(t, c, Options{Finished: func(k Key, job backends.Job, _ Resolver) {
+		if k != key || job.Name != "done" || job.Status != backends.JobFailed {
+			t.Errorf("finished %v %+v", k, job)
 		}
 		archived.Done()
 	}})
