@@ -87,7 +87,12 @@ func (f *liveFixture) get(t *testing.T, method, path string) (int, string) {
 // in-memory cluster "mem" with service "svc" and a running job "j1". A
 // request is a user's when it carries the cookie session=ok (standing in
 // for the session middleware, which the app tests exercise).
-func newLiveFixture(t *testing.T) *liveFixture {
+func newLiveFixture(t testing.TB) *liveFixture {
+	return newLiveFixtureWith(t, watch.Options{Fast: 5 * time.Millisecond, Slow: 50 * time.Millisecond, Linger: time.Minute})
+}
+
+// newLiveFixtureWith is newLiveFixture with the hub's timing o.
+func newLiveFixtureWith(t testing.TB, o watch.Options) *liveFixture {
 	t.Helper()
 	reg := backends.NewRegistry()
 	mem := memtest.New("mem")
@@ -105,8 +110,8 @@ func newLiveFixture(t *testing.T) *liveFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := watch.New(watch.Options{Fast: 5 * time.Millisecond, Slow: 50 * time.Millisecond, Linger: time.Minute,
-		Finished: ArchiveFinished(db, func(err error) { t.Errorf("archiving: %v", err) })})
+	o.Finished = ArchiveFinished(db, func(err error) { t.Errorf("archiving: %v", err) })
+	hub := watch.New(o)
 	t.Cleanup(func() { hub.Close() })
 	g := &countGauge{}
 	h := New(Deps{
@@ -150,7 +155,7 @@ func newLiveFixture(t *testing.T) *liveFixture {
 	return &liveFixture{mem: mem, srv: srv, ln: ln, sockets: g, hub: hub, db: db, user: user.ID}
 }
 
-func (f *liveFixture) dial(t *testing.T, path, origin string, session bool) (*websocket.Conn, *http.Response, error) {
+func (f *liveFixture) dial(t testing.TB, path, origin string, session bool) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
 	hdr := http.Header{}
 	if origin != "" {
@@ -163,7 +168,7 @@ func (f *liveFixture) dial(t *testing.T, path, origin string, session bool) (*we
 	return d.Dial("ws"+strings.TrimPrefix(f.srv.URL, "http")+path, hdr)
 }
 
-func readMsg(t *testing.T, c *websocket.Conn) (LiveMessage, error) {
+func readMsg(t testing.TB, c *websocket.Conn) (LiveMessage, error) {
 	t.Helper()
 	var m LiveMessage
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -312,7 +317,7 @@ func TestLiveJobsPageSwapsRowsAndPanel(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
