@@ -161,6 +161,7 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			Live:           hub,
 			PublicURL:      cfg.PublicURL,
 			JobLogs:        a.db,
+			LiveMaxAge:     cfg.LiveMaxAge,
 		},
 		Auth:          a.auth,
 		LocalUser:     a.localUser,

@@ -6,9 +6,11 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"time"
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
@@ -62,6 +64,10 @@ type Deps struct {
 	PublicURL string
 	// OpenSockets counts the open live WebSockets (may be nil).
 	OpenSockets Gauge
+	// LiveMaxAge is how long a live WebSocket stays open before the
+	// server closes it for the page to reconnect and be authenticated
+	// again (0: 10 minutes).
+	LiveMaxAge time.Duration
 	// JobLogs archives the logs of ended jobs, read when the cluster no
 	// longer has them (nil: no archive).
 	JobLogs JobLogArchive
@@ -85,6 +91,7 @@ type Handler struct {
 	publicURL    string
 	sockets      Gauge
 	jobLogs      JobLogArchive
+	liveMaxAge   time.Duration
 }
 
 // backendRegistry builds the backend of a cluster registration, acting
@@ -118,7 +125,7 @@ func New(d Deps) *Handler {
 		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
 		backends: d.Backends, transfers: newTransferLimits(d.Limits), sealer: sealer, workflows: d.Workflows,
 		live: d.Live, publicURL: d.PublicURL, sockets: d.OpenSockets,
-		jobLogs: d.JobLogs,
+		jobLogs: d.JobLogs, liveMaxAge: cmp.Or(d.LiveMaxAge, 10*time.Minute),
 	}
 }
 

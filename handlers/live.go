@@ -169,6 +169,10 @@ func (h *Handler) runLive(ctx context.Context, conn *websocket.Conn, sub *watch.
 	}()
 	ping := time.NewTicker(livePingPeriod)
 	defer ping.Stop()
+	// After liveMaxAge the page reconnects, resuming from its cursor, and
+	// the session middleware checks it again.
+	expire := time.NewTimer(h.liveMaxAge)
+	defer expire.Stop()
 	behind, first := 0, true
 	for {
 		select {
@@ -176,6 +180,9 @@ func (h *Handler) runLive(ctx context.Context, conn *websocket.Conn, sub *watch.
 			return
 		case <-sub.Ended():
 			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+			return
+		case <-expire.C:
+			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "reconnect"), time.Now().Add(time.Second))
 			return
 		case <-ping.C:
 			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(liveWriteWait)); err != nil {

@@ -40,6 +40,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration
+	// LiveMaxAge is how long a live-update WebSocket stays open before
+	// the server closes it and the page reconnects (resuming where it
+	// was), so that the session is checked again (default 10 minutes).
+	LiveMaxAge time.Duration
 	// LocalCluster runs the embedded local cluster: "auto" (in local
 	// single-user mode only), "on" or "off". See app/clusters.go.
 	LocalCluster string
@@ -94,6 +98,7 @@ func Defaults() Config {
 		LogLevel:        "info",
 		MaxBodyBytes:    10 << 20,
 		ShutdownTimeout: 15 * time.Second,
+		LiveMaxAge:      10 * time.Minute,
 		LocalCluster:    "auto",
 
 		SessionIdleTimeout: auth.DefaultIdleTimeout,
