@@ -152,6 +152,7 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			Clusters:       a.db.Clusters(a.sealer),
 			SharedClusters: a.sharedClusters,
 			AccessToken:    a.oidcAccessToken(),
+			SessionTokens:  a.sessionTokens(),
 			IsAdmin:        a.isAdmin,
 			AllowedHosts:   cfg.ClusterHosts,
 			SessionCluster: a.sessionCluster,
@@ -274,6 +275,30 @@ func (a *App) oidcAccessToken() func(context.Context) (string, error) {
 		return nil
 	}
 	return a.auth.AccessToken
+}
+
+// sessionTokens is how handlers get, during a request, the access token
+// of the request's session for work that goes on after it (the live
+// hub polling for the user): each call reads the session again, so the
+// work stops acting for the user when the session ends. nil when no OIDC
+// provider is configured.
+func (a *App) sessionTokens() func(context.Context) (func(context.Context) (string, error), error) {
+	if _, ok := a.auth.OIDCEnabled(); !ok {
+		return nil
+	}
+	return func(ctx context.Context) (func(context.Context) (string, error), error) {
+		ts, err := a.auth.TokenSource(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) (string, error) {
+			tok, err := ts.TokenContext(ctx)
+			if err != nil {
+				return "", err
+			}
+			return tok.AccessToken, nil
+		}, nil
+	}
 }
 
 // prepareDataDir creates the data directory and proves it is writable,

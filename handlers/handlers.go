@@ -56,6 +56,10 @@ type Deps struct {
 	Sealer *store.Sealer
 	// Workflows keeps each user's workflows with their versions.
 	Workflows workflowRepo
+	// SessionTokens returns, during a request, an access-token source of
+	// the request's session for work that acts for the user after the
+	// request (the live hub); nil when no OIDC login is configured.
+	SessionTokens func(ctx context.Context) (func(context.Context) (string, error), error)
 	// Live is the hub that polls clusters for the live pages; nil turns
 	// live updates off.
 	Live *watch.Hub
@@ -88,6 +92,7 @@ type Handler struct {
 	transfers    *transferLimits
 	sealer       *store.Sealer
 	live         *watch.Hub
+	tokens       func(ctx context.Context) (func(context.Context) (string, error), error)
 	publicURL    string
 	sockets      Gauge
 	jobLogs      JobLogArchive
@@ -124,7 +129,7 @@ func New(d Deps) *Handler {
 		log: d.Log, nav: nav,
 		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
 		backends: d.Backends, transfers: newTransferLimits(d.Limits), sealer: sealer, workflows: d.Workflows,
-		live: d.Live, publicURL: d.PublicURL, sockets: d.OpenSockets,
+		live: d.Live, tokens: d.SessionTokens, publicURL: d.PublicURL, sockets: d.OpenSockets,
 		jobLogs: d.JobLogs, liveMaxAge: cmp.Or(d.LiveMaxAge, 10*time.Minute),
 	}
 }

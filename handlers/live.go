@@ -119,16 +119,11 @@ func (h *Handler) serveLive(c echo.Context, job string) error {
 	if err != nil {
 		return err
 	}
-	b, err := h.backendFor(r.Context(), cl)
+	b, err := h.backgroundBackend(r.Context(), cl)
 	if err != nil {
 		return err
 	}
-	// Seam: the poller acts for this user with the backend built from
-	// this request, whose credentials (the session's access token) are
-	// read from the request's context on each call. When auth offers a
-	// per-user token source, build the backend from it here instead.
-	jobs := actingJobs{b: b, values: r.Context()}
-	resolve := func(context.Context) (backends.Jobs, error) { return jobs, nil }
+	resolve := func(context.Context) (backends.Jobs, error) { return b, nil }
 	key := watch.Key{Scope: strconv.FormatInt(u.ID, 10), Cluster: cl.Name, Service: c.Param("name")}
 
 	conn, err := liveUpgrader.Upgrade(c.Response(), r, nil)
@@ -328,41 +323,21 @@ func (v *liveView) swap(ctx context.Context, msg *LiveMessage, id string, c temp
 	return nil
 }
 
-// actingJobs calls a backend built for a request with that request's
-// values (its session, from which the user's credentials come) but the
-// caller's deadline, so the hub can poll for the user after the
-// handshake's handler context has moved on.
-type actingJobs struct {
-	b      backends.Jobs
-	values context.Context
-}
-
-// valuesCtx is ctx with the values of another context.
-type valuesCtx struct {
-	context.Context
-	values context.Context
-}
-
-func (c valuesCtx) Value(k any) any { return c.values.Value(k) }
-
-func (a actingJobs) ctx(ctx context.Context) context.Context { return valuesCtx{ctx, a.values} }
-
-func (a actingJobs) ListJobs(ctx context.Context, service, page string) (*backends.JobList, error) {
-	return a.b.ListJobs(a.ctx(ctx), service, page)
-}
-
-func (a actingJobs) JobLog(ctx context.Context, service, job string, ts bool) (string, error) {
-	return a.b.JobLog(a.ctx(ctx), service, job, ts)
-}
-
-func (a actingJobs) JobLogFrom(ctx context.Context, service, job string, off int64) (string, int64, error) {
-	return a.b.JobLogFrom(a.ctx(ctx), service, job, off)
-}
-
-func (a actingJobs) DeleteJob(ctx context.Context, service, job string) error {
-	return a.b.DeleteJob(a.ctx(ctx), service, job)
-}
-
-func (a actingJobs) DeleteJobs(ctx context.Context, service string, all bool) error {
-	return a.b.DeleteJobs(a.ctx(ctx), service, all)
+// backgroundBackend is the backend of cluster cl acting for the
+// request's user after the request: with the credentials of the
+// cluster record, or for a cluster that takes the user's login token,
+// with the session's token source (auth.SessionTokens), which stops
+// working when the session ends.
+func (h *Handler) backgroundBackend(ctx context.Context, cl store.Cluster) (backends.Backend, error) {
+	if cl.AuthKind != store.AuthToken {
+		return h.backendFor(ctx, cl)
+	}
+	if h.tokens == nil || h.backends == nil {
+		return h.backendFor(ctx, cl) // says why it cannot act
+	}
+	token, err := h.tokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return h.backends.Backend(ctx, cl, backends.Acting{AccessToken: token})
 }
