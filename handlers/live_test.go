@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -67,6 +68,26 @@ type liveFixture struct {
 	hub     *watch.Hub
 	db      *sqlite.DB
 	user    int64
+
+	sessionValid  atomic.Bool  // the session token source still works
+	requestTokens atomic.Int64 // calls of the request-path token getter
+	tokensSeen    sync.Map     // tokens the "oidc" cluster was called with
+}
+
+// tokenCluster is the in-memory cluster behind a login-token cluster.
+type tokenCluster struct {
+	*memtest.Cluster
+	f     *liveFixture
+	token func(context.Context) (string, error)
+}
+
+func (c tokenCluster) ListJobs(ctx context.Context, service, page string) (*backends.JobList, error) {
+	tok, err := c.token(ctx)
+	if err != nil {
+		return nil, &backends.Error{Kind: backends.KindUnauthorized, Backend: "oidc", Message: err.Error()}
+	}
+	c.f.tokensSeen.Store(tok, true)
+	return c.Cluster.ListJobs(ctx, service, page)
 }
 
 // get fetches path as the user.
@@ -97,6 +118,13 @@ func newLiveFixtureWith(t testing.TB, o watch.Options) *liveFixture {
 	reg := backends.NewRegistry()
 	mem := memtest.New("mem")
 	memtest.Register(reg, mem)
+	f := &liveFixture{mem: mem}
+	// "oidc": the same in-memory cluster, taking the user's login token,
+	// which it asks for on every job list as an OSCAR client would.
+	reg.Register("tokmem", func(_ context.Context, _ store.Cluster, act backends.Acting) (backends.Backend, error) {
+		return tokenCluster{Cluster: mem, f: f, token: act.AccessToken}, nil
+	})
+	f.sessionValid.Store(true)
 	if err := mem.CreateService(t.Context(), &backends.Service{Name: "svc", Image: "img"}); err != nil {
 		t.Fatal(err)
 	}
@@ -115,13 +143,26 @@ func newLiveFixtureWith(t testing.TB, o watch.Options) *liveFixture {
 	t.Cleanup(func() { hub.Close() })
 	g := &countGauge{}
 	h := New(Deps{
-		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Clusters:       noClusters{},
-		Backends:       reg,
-		SharedClusters: []store.Cluster{{Name: "mem", Kind: memtest.Kind, Shared: true}},
-		Live:           hub,
-		OpenSockets:    g,
-		JobLogs:        db,
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Clusters: noClusters{},
+		Backends: reg,
+		SharedClusters: []store.Cluster{{Name: "mem", Kind: memtest.Kind, Shared: true},
+			{Name: "oidc", Kind: "tokmem", AuthKind: store.AuthToken, Shared: true}},
+		AccessToken: func(context.Context) (string, error) {
+			f.requestTokens.Add(1)
+			return "request-token", nil
+		},
+		SessionTokens: func(context.Context) (func(context.Context) (string, error), error) {
+			return func(context.Context) (string, error) {
+				if !f.sessionValid.Load() {
+					return "", errors.New("session ended")
+				}
+				return "session-token", nil
+			}, nil
+		},
+		Live:        hub,
+		OpenSockets: g,
+		JobLogs:     db,
 	})
 	e := echo.New()
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
@@ -152,7 +193,8 @@ func newLiveFixtureWith(t testing.TB, o watch.Options) *liveFixture {
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &liveFixture{mem: mem, srv: srv, ln: ln, sockets: g, hub: hub, db: db, user: user.ID}
+	f.srv, f.ln, f.sockets, f.hub, f.db, f.user = srv, ln, g, hub, db, user.ID
+	return f
 }
 
 func (f *liveFixture) dial(t testing.TB, path, origin string, session bool) (*websocket.Conn, *http.Response, error) {
@@ -377,5 +419,40 @@ func TestJobLogsOutliveTheirJobs(t *testing.T) {
 	// A job that never existed is still not found.
 	if code, _ := f.get(t, http.MethodGet, "/services/mem/svc/jobs/nope"); code != http.StatusNotFound {
 		t.Fatalf("absent job: %d, want 404", code)
+	}
+}
+
+// On a cluster that takes the user's login token, the hub polls with the
+// session's token source, not the request's token, and stops being able
+// to when the session ends.
+func TestLivePollsWithTheSessionTokenSource(t *testing.T) {
+	f := newLiveFixture(t)
+	c, _, err := f.dial(t, "/services/oidc/svc/live", f.srv.URL, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := readMsg(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Error != "" || len(m.Swap) != 1 || !strings.Contains(m.Swap[0].HTML, "job-row-j1") {
+		t.Fatalf("snapshot = %+v", m)
+	}
+	if _, ok := f.tokensSeen.Load("session-token"); !ok {
+		t.Fatal("the poller did not use the session's token source")
+	}
+	if _, ok := f.tokensSeen.Load("request-token"); ok || f.requestTokens.Load() != 0 {
+		t.Fatal("the poller used the request's token getter")
+	}
+	f.sessionValid.Store(false) // the user logs out
+	for {
+		m, err := readMsg(t, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(m.Error, "session ended") {
+			break
+		}
 	}
 }
