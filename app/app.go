@@ -18,6 +18,7 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
 	"github.com/fdlstudio/fdlstudio/backends/watch"
@@ -50,6 +51,9 @@ type App struct {
 	// ready are this instance's own dependencies (/readyz);
 	// clusterHealth the shared remote clusters' (/metrics).
 	ready, clusterHealth []web.ReadinessCheck
+
+	// local is the embedded local cluster, nil when it does not run.
+	local *local.Cluster
 
 	// guard checks connections to endpoints users chose; nil in local
 	// single-user mode (guard.go).
@@ -146,6 +150,12 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 		log.Warn("live monitoring: archiving a finished job's log", "err", err)
 	})})
 	a.closers = append(a.closers, hub.Close)
+	if a.local != nil {
+		// The local cluster says when its jobs change: its viewers are
+		// told at once instead of at the next poll.
+		stop := a.local.WatchJobs(func(service, _ string) { hub.WakeService(web.LocalClusterName, service) })
+		a.closers = append(a.closers, func() error { stop(); return nil })
+	}
 
 	a.server, err = web.New(ctx, cfg, web.Deps{
 		Handlers: handlers.Deps{

@@ -55,6 +55,7 @@ func (s *App) startLocalCluster(ctx context.Context) error {
 		return err
 	}
 	s.closers = append(s.closers, lc.Close)
+	s.local = lc
 	user, pass := lc.Credentials()
 	s.sharedClusters = append(s.sharedClusters, store.Cluster{
 		Name: web.LocalClusterName, Kind: store.KindLocal, Endpoint: lc.Endpoint(), AuthKind: store.AuthBasic,

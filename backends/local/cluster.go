@@ -123,6 +123,7 @@ type Cluster struct {
 	cfg     Config
 	log     *slog.Logger
 	secrets Secrets
+	events  jobEvents // watch.go
 
 	services *serviceStore
 	jobs     *jobStore
@@ -282,6 +283,7 @@ func New(cfg Config, logger *slog.Logger) (*Cluster, error) {
 		bwrap:    bwrap,
 	}
 	c.handler = c.routes()
+	jobs.changed = c.events.notify
 	return c, nil
 }
 
@@ -663,6 +665,7 @@ func (c *Cluster) runJob(ref jobRef) {
 		c.finish(ref, nil, -1, err)
 		return
 	}
+	lg.onLine = func() { c.events.notify(ref.svc, ref.name) }
 	defer lg.Close()
 	svc, ok := c.services.get(ref.svc)
 	if !ok {

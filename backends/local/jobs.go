@@ -72,6 +72,14 @@ type jobStore struct {
 	dir string
 	mu  sync.Mutex
 	m   map[string]map[string]*jobRecord // service → job name → record
+	// changed is told of every job added, updated or removed (watch.go).
+	changed func(svc, job string)
+}
+
+func (st *jobStore) tell(svc, job string) {
+	if st.changed != nil {
+		st.changed(svc, job)
+	}
 }
 
 func openJobStore(dir string) (*jobStore, error) {
@@ -141,6 +149,7 @@ func (st *jobStore) add(j *jobRecord) error {
 	}
 	c := *j
 	st.m[j.Service][j.Name] = &c
+	st.tell(j.Service, j.Name)
 	return nil
 }
 
@@ -170,6 +179,7 @@ func (st *jobStore) update(svc, name string, fn func(j *jobRecord)) error {
 		return err
 	}
 	*j = c
+	st.tell(svc, name)
 	return nil
 }
 
@@ -181,6 +191,7 @@ func (st *jobStore) remove(svc, name string) error {
 		return fs.ErrNotExist
 	}
 	delete(st.m[svc], name)
+	st.tell(svc, name)
 	var errs []error
 	for _, p := range []string{filepath.Join(st.svcDir(svc), name+".json"), st.logPath(svc, name)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

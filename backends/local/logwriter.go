@@ -27,6 +27,8 @@ type logWriter struct {
 	truncated bool
 	partial   []byte
 	now       func() time.Time
+	// onLine, when set, is told of each line written (watch.go).
+	onLine func()
 }
 
 func newLogWriter(path string, max int64) (*logWriter, error) {
@@ -73,6 +75,9 @@ func (w *logWriter) line(b []byte) {
 	}
 	n, _ := fmt.Fprintf(w.f, "%s %s\n", w.now().UTC().Format(logTimeLayout), b)
 	w.written += int64(n)
+	if w.onLine != nil {
+		w.onLine()
+	}
 }
 
 // Close flushes a trailing partial line and closes the file.

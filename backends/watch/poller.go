@@ -18,6 +18,7 @@ type poller struct {
 	key Key
 
 	wake chan struct{} // poll now (capacity 1)
+	push chan struct{} // poll soon, at most once per MinGap (capacity 1)
 	stop chan struct{} // closed by halt
 	once sync.Once
 	done chan struct{} // closed when run returns
@@ -52,13 +53,20 @@ type stream struct {
 }
 
 func newPoller(h *Hub, key Key) *poller {
-	return &poller{hub: h, key: key, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	return &poller{hub: h, key: key, wake: make(chan struct{}, 1), push: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		subs: map[*Sub]struct{}{}, streams: map[string]*stream{}, jobs: map[string]backends.Job{}}
 }
 
 func (p *poller) poke() {
 	select {
 	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *poller) pushed() {
+	select {
+	case p.push <- struct{}{}:
 	default:
 	}
 }
@@ -135,6 +143,7 @@ func (p *poller) drop(s *Sub) {
 func (p *poller) run() {
 	defer close(p.done)
 	for {
+		last := time.Now()
 		p.poll()
 		d, ok := p.next()
 		var tick <-chan time.Time
@@ -146,6 +155,16 @@ func (p *poller) run() {
 			return
 		case <-p.wake:
 		case <-tick:
+		case <-p.push:
+			if gap := p.hub.opts.MinGap - time.Since(last); gap > 0 {
+				t := time.NewTimer(gap)
+				select {
+				case <-p.stop:
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
 		}
 		// With no subscriber left for Linger, stop.
 		p.mu.Lock()

@@ -57,6 +57,10 @@ type Options struct {
 	// Fast is the poll interval while a watched job is pending or running
 	// (default 1s); Slow the interval otherwise (default 15s).
 	Fast, Slow time.Duration
+	// MinGap is the least time between two polls that Wake asks for
+	// (default 100ms), so a chatty job does not turn pushes into a busy
+	// loop; pushes within it are served by one poll.
+	MinGap time.Duration
 	// Linger keeps a poller and its streams' history after the last
 	// subscriber leaves, so that a viewer who reconnects resumes instead of
 	// starting over (default 10s; negative: stop at once).
@@ -103,6 +107,9 @@ func New(o Options) *Hub {
 	}
 	if o.Linger == 0 {
 		o.Linger = 10 * time.Second
+	}
+	if o.MinGap <= 0 {
+		o.MinGap = 100 * time.Millisecond
 	}
 	if o.History <= 0 {
 		o.History = 256
@@ -151,15 +158,27 @@ func (h *Hub) Close() error {
 	return nil
 }
 
-// Wake asks key's poller, if there is one, to poll now: a backend that
-// learns of changes itself (the local cluster) calls it instead of
-// waiting for the next interval.
+// Wake asks key's poller, if there is one, to poll soon (at most once
+// per MinGap): a backend that learns of changes itself (the local
+// cluster) calls it instead of waiting for the next interval.
 func (h *Hub) Wake(key Key) {
 	h.mu.Lock()
 	p := h.pollers[key]
 	h.mu.Unlock()
 	if p != nil {
-		p.poke()
+		p.pushed()
+	}
+}
+
+// WakeService is Wake for every viewer's poller of one service of one
+// cluster, whoever watches it. It never blocks.
+func (h *Hub) WakeService(cluster, service string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, p := range h.pollers {
+		if k.Cluster == cluster && k.Service == service {
+			p.pushed()
+		}
 	}
 }
 

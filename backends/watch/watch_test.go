@@ -489,3 +489,43 @@ func TestParseCursor(t *testing.T) {
 		t.Fatalf("ParseCursor(12) err = %v", err)
 	}
 }
+
+// Pushes (Wake, WakeService) poll before the interval is up, at most
+// once per MinGap however many arrive, for every viewer of the service.
+func TestWakePollsSoonButNotInALoop(t *testing.T) {
+	f := newFake()
+	f.addJob("j1", backends.JobRunning)
+	h := New(Options{Fast: time.Hour, Slow: time.Hour, MinGap: 50 * time.Millisecond})
+	defer h.Close()
+	a := subscribe(t, h, f, "j1", Cursor{})
+	other := key
+	other.Scope = "8" // another user watching the same service
+	b, err := h.Subscribe(other, "j1", f.resolver(), Cursor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read(t, a)
+	read(t, b)
+	f.write("j1", "pushed\n")
+	start := time.Now()
+	h.WakeService(key.Cluster, key.Service)
+	for _, s := range []*Sub{a, b} {
+		if got := lineTexts(read(t, s)); !slices.Equal(got, []string{"1:pushed"}) {
+			t.Fatalf("after a push a viewer got %q", got)
+		}
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("the push was not served before the (hour-long) interval")
+	}
+	lists0, _ := f.counts()
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		h.Wake(key)
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(60 * time.Millisecond)
+	lists, _ := f.counts()
+	if n := lists - lists0; n < 2 || n > 8 {
+		t.Fatalf("300 ms of pushes with a 50 ms gap made %d polls, want about 6", n)
+	}
+}
