@@ -58,7 +58,7 @@ type Options struct {
 	// (default 1s); Slow the interval otherwise (default 15s).
 	Fast, Slow time.Duration
 	// MinGap is the least time between two polls that Wake asks for
-	// (default 100ms), so a chatty job does not turn pushes into a busy
+	// (default 50ms), so a chatty job does not turn pushes into a busy
 	// loop; pushes within it are served by one poll.
 	MinGap time.Duration
 	// Linger keeps a poller and its streams' history after the last
@@ -109,7 +109,7 @@ func New(o Options) *Hub {
 		o.Linger = 10 * time.Second
 	}
 	if o.MinGap <= 0 {
-		o.MinGap = 100 * time.Millisecond
+		o.MinGap = 50 * time.Millisecond
 	}
 	if o.History <= 0 {
 		o.History = 256
