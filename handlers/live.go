@@ -282,7 +282,8 @@ func (v *liveView) message(ctx context.Context, evs []watch.Event) (*LiveMessage
 		return msg, err
 	}
 	rows := v.rows()
-	if panel {
+	// Under a status filter a changed job may enter or leave the table.
+	if panel || v.status != "" && len(changed) > 0 {
 		err = v.swap(ctx, msg, "jobs-panel", templates.JobsPanel(templates.JobsProps{
 			Chrome:  templates.Chrome{User: templates.UserMenu{CSRFToken: v.csrf}},
 			Cluster: v.cluster.Name, Service: v.service, Status: v.status, Jobs: rows,

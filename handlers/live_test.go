@@ -456,3 +456,28 @@ func TestLivePollsWithTheSessionTokenSource(t *testing.T) {
 		}
 	}
 }
+
+// Under a status filter, a job that leaves the filter leaves the table.
+func TestLiveJobsPageKeepsItsStatusFilter(t *testing.T) {
+	f := newLiveFixture(t)
+	c, _, err := f.dial(t, "/services/mem/svc/live?status=Running", f.srv.URL, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := readMsg(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Swap) != 1 || !strings.Contains(m.Swap[0].HTML, `id="job-row-j1"`) {
+		t.Fatalf("snapshot = %+v", m)
+	}
+	f.mem.UpdateJob("svc", "j1", backends.JobSucceeded, "")
+	m, err = readMsg(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Swap) != 1 || m.Swap[0].ID != "jobs-panel" || strings.Contains(m.Swap[0].HTML, "job-row-j1") {
+		t.Fatalf("after the job left the filter: %+v", m)
+	}
+}
