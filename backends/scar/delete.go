@@ -12,12 +12,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/fdlstudio/fdlstudio/fdl"
 )
 
 // Delete removes what Deploy created for function name: its entries in
 // its input buckets' notifications (other entries stay), the S3 invoke
 // permissions, the log group and the function. Buckets and their objects
-// stay: they are data, and other functions may share them. The inputs are
+// stay: they are data, and other functions may share them. The REST API
+// and the Batch queue, compute environment and job definitions go too. The inputs are
 // read from the function's FDL variable, so functions deployed by SCAR
 // are removed the same way.
 func Delete(ctx context.Context, c *Clients, name string) ([]Step, error) {
@@ -30,12 +33,14 @@ func Delete(ctx context.Context, c *Clients, name string) ([]Step, error) {
 	}
 	arn := aws.ToString(got.Configuration.FunctionArn)
 	var inputs []Path
+	var entry *fdl.AWSEntry
 	if env := got.Configuration.Environment; env != nil {
 		if v, ok := env.Variables[EnvFDL]; ok {
 			e, err := DecodeFDL(v)
 			if err != nil {
 				return r.steps, invalid(op, "%v", err)
 			}
+			entry = e
 			if e.Lambda != nil {
 				for _, io := range e.Lambda.Input {
 					if p, ok := s3Path(io); ok && p.Bucket != "" {
@@ -70,6 +75,16 @@ func Delete(ctx context.Context, c *Clients, name string) ([]Step, error) {
 		_, err = c.Lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: &name, StatementId: aws.String(permissionID(p.Bucket))})
 		var lnf *ltypes.ResourceNotFoundException
 		if err != nil && !errors.As(err, &lnf) {
+			return r.steps, awsError(op, err)
+		}
+	}
+	if entry != nil && entry.APIGateway != nil && entry.APIGateway.Name != "" {
+		if err := r.deleteAPI(ctx, entry.APIGateway.Name); err != nil {
+			return r.steps, awsError(op, err)
+		}
+	}
+	if entry != nil && entry.Lambda != nil && (entry.Lambda.ExecutionMode == "batch" || entry.Lambda.ExecutionMode == "lambda-batch") {
+		if err := r.deleteBatch(ctx, name); err != nil {
 			return r.steps, awsError(op, err)
 		}
 	}

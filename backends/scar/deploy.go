@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -33,15 +35,17 @@ import (
 
 // Clients are the AWS service clients one account uses.
 type Clients struct {
-	Lambda *lambda.Client
-	S3     *s3.Client
-	Logs   *cloudwatchlogs.Client
-	STS    *sts.Client
+	Lambda     *lambda.Client
+	S3         *s3.Client
+	Logs       *cloudwatchlogs.Client
+	STS        *sts.Client
+	Batch      *batch.Client
+	APIGateway *apigateway.Client
 }
 
 // NewClients builds the clients of one account from an SDK config.
 // endpoints, when not nil, overrides each service's endpoint by service
-// name ("lambda", "s3", "logs", "sts"): tests point them at awstest.
+// name ("lambda", "s3", "logs", "sts", "batch", "apigateway"): tests point them at awstest.
 func NewClients(cfg aws.Config, endpoints map[string]string) *Clients {
 	ep := func(name string) *string {
 		if u, ok := endpoints[name]; ok {
@@ -55,8 +59,10 @@ func NewClients(cfg aws.Config, endpoints map[string]string) *Clients {
 			o.BaseEndpoint = ep("s3")
 			o.UsePathStyle = endpoints != nil
 		}),
-		Logs: cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.BaseEndpoint = ep("logs") }),
-		STS:  sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = ep("sts") }),
+		Logs:       cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.BaseEndpoint = ep("logs") }),
+		STS:        sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = ep("sts") }),
+		Batch:      batch.NewFromConfig(cfg, func(o *batch.Options) { o.BaseEndpoint = ep("batch") }),
+		APIGateway: apigateway.NewFromConfig(cfg, func(o *apigateway.Options) { o.BaseEndpoint = ep("apigateway") }),
 	}
 }
 
@@ -142,6 +148,15 @@ func Prepare(e *fdl.AWSEntry, defaultRole string) (*Function, error) {
 			f.Outputs = append(f.Outputs, p)
 		}
 	}
+	if usesBatch(f) {
+		cr := (*fdl.ComputeResources)(nil)
+		if e.Batch != nil {
+			cr = e.Batch.ComputeResources
+		}
+		if cr == nil || len(cr.Subnets) == 0 || len(cr.SecurityGroupIDs) == 0 || cr.InstanceRole == "" {
+			return nil, invalid(op, "%s.lambda.execution_mode %q needs batch.compute_resources with subnets, security_group_ids and instance_role (the AWS Batch compute environment)", where, l.ExecutionMode)
+		}
+	}
 	for _, p := range append(append([]Path{}, f.Inputs...), f.Outputs...) {
 		if p.Bucket == "" {
 			return nil, invalid(op, "%s.lambda: an s3 input or output has an empty path (want BUCKET/FOLDER)", where)
@@ -188,13 +203,23 @@ func Deploy(ctx context.Context, c *Clients, f *Function) (*Result, error) {
 	op := fmt.Sprintf("deploy AWS function %q", f.Name)
 	wrap := func(err error) error { return awsError(op, err) }
 
-	owner, err := r.owner(ctx)
+	owner, account, err := r.owner(ctx)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	env, err := environment(f)
 	if err != nil {
 		return nil, invalid(op, "encode the FDL entry: %v", err)
+	}
+	// The API comes first, as with SCAR, so that its id is in the
+	// function's environment (where `scar rm` looks for it).
+	apiID := ""
+	if gw := f.Entry.APIGateway; gw != nil && gw.Name != "" {
+		arn := "arn:aws:lambda:" + c.Lambda.Options().Region + ":" + account + ":function:" + f.Name
+		if apiID, err = r.api(ctx, gw.Name, arn); err != nil {
+			return nil, wrap(err)
+		}
+		env[EnvAPIGatewayID] = apiID
 	}
 	l := f.Entry.Lambda
 	arch := architectures(l.Architectures)
@@ -278,6 +303,11 @@ func Deploy(ctx context.Context, c *Clients, f *Function) (*Result, error) {
 		}
 	}
 
+	if apiID != "" {
+		if err := r.apiPermission(ctx, f.Name, apiID, account); err != nil {
+			return nil, wrap(err)
+		}
+	}
 	if err := r.logGroup(ctx, f); err != nil {
 		return nil, wrap(err)
 	}
@@ -291,6 +321,11 @@ func Deploy(ctx context.Context, c *Clients, f *Function) (*Result, error) {
 			return nil, wrap(err)
 		}
 	}
+	if usesBatch(f) {
+		if err := r.batch(ctx, f); err != nil {
+			return nil, wrap(err)
+		}
+	}
 	res.Steps = r.steps
 	return res, nil
 }
@@ -300,14 +335,15 @@ func (r *run) waitUpdated(ctx context.Context, name string) error {
 	return lambda.NewFunctionUpdatedV2Waiter(r.c.Lambda).Wait(ctx, &lambda.GetFunctionInput{FunctionName: &name}, waitTimeout)
 }
 
-// owner is the IAM user name (or the caller's id) SCAR tags with.
-func (r *run) owner(ctx context.Context) (string, error) {
+// owner is the IAM user name (or the caller's id) SCAR tags with, and
+// the caller's account.
+func (r *run) owner(ctx context.Context) (owner, account string, err error) {
 	r.step("sts:GetCallerIdentity", "")
 	id, err := r.c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return OwnerOf(aws.ToString(id.Arn), aws.ToString(id.UserId)), nil
+	return OwnerOf(aws.ToString(id.Arn), aws.ToString(id.UserId)), aws.ToString(id.Account), nil
 }
 
 // OwnerOf is SCAR's owner tag: the IAM user name from the caller's ARN,

@@ -281,3 +281,72 @@ func isSubsequence(want, got []string) bool {
 }
 
 var _ = time.Second
+
+func TestDeployAPIGatewayAndBatchThenDeleteAll(t *testing.T) {
+	ctx := context.Background()
+	ev := newEnv(t, echoRuntime())
+	doc, err := fdl.Parse("batch.yaml", []byte(`functions:
+  aws:
+  - lambda:
+      name: heavy
+      execution_mode: lambda-batch
+      container:
+        image: `+ecrImage+`
+    api_gateway:
+      name: heavy-api
+    batch:
+      vcpus: 2
+      memory: 2048
+      compute_resources:
+        subnets: [subnet-1]
+        security_group_ids: [sg-1]
+        instance_role: arn:aws:iam::123456789012:instance-profile/ecsInstanceRole
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := doc.Model().AWS[0]
+	f, err := scar.Prepare(e, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // the second deploy finds everything and updates
+		if _, err := scar.Deploy(ctx, ev.c, f); err != nil {
+			t.Fatalf("deploy %d: %v", i+1, err)
+		}
+	}
+	if apis := ev.fake.RestAPIs(); !slices.Equal(apis, []string{"heavy-api"}) {
+		t.Errorf("REST APIs = %v, want one heavy-api", apis)
+	}
+	if uri := ev.fake.Integration("heavy-api"); !strings.Contains(uri, "function:heavy/invocations") {
+		t.Errorf("integration URI = %q", uri)
+	}
+	if p := ev.fake.Permissions("heavy"); !slices.Equal(p, []string{"fdlstudio-apigateway"}) {
+		t.Errorf("permissions = %v", p)
+	}
+	got, err := ev.c.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("heavy")})
+	if err != nil || got.Configuration.Environment.Variables["API_GATEWAY_ID"] == "" {
+		t.Errorf("API_GATEWAY_ID not in the environment: %v", err)
+	}
+	want := []string{"ce:heavy", "def:heavy:1", "def:heavy:2", "queue:heavy"}
+	if b := ev.fake.BatchResources(); !slices.Equal(b, want) {
+		t.Errorf("batch resources = %v, want %v", b, want)
+	}
+	if _, err := scar.Delete(ctx, ev.c, "heavy"); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if b := ev.fake.BatchResources(); len(b) != 0 {
+		t.Errorf("batch resources after delete: %v", b)
+	}
+	if apis := ev.fake.RestAPIs(); len(apis) != 0 {
+		t.Errorf("REST APIs after delete: %v", apis)
+	}
+	if fns := ev.fake.Functions(); len(fns) != 0 {
+		t.Errorf("functions after delete: %v", fns)
+	}
+
+	e.Batch.ComputeResources.Subnets = nil
+	if _, err := scar.Prepare(e, role); err == nil || !strings.Contains(err.Error(), "batch.compute_resources") {
+		t.Errorf("Prepare without subnets: %v", err)
+	}
+}

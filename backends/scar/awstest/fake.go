@@ -67,6 +67,8 @@ type Fake struct {
 	async     sync.WaitGroup
 
 	servers map[string]*httptest.Server
+	gw      *gateway
+	bs      *batchState
 }
 
 type function struct {
@@ -101,16 +103,19 @@ func Start(t testing.TB, s3Endpoint string, rt Runtime) *Fake {
 	if err != nil {
 		t.Fatalf("awstest: S3 endpoint %q: %v", s3Endpoint, err)
 	}
-	f := &Fake{Runtime: rt, functions: map[string]*function{}, groups: map[string]*logGroup{}, notif: map[string][]byte{}}
+	f := &Fake{Runtime: rt, functions: map[string]*function{}, groups: map[string]*logGroup{}, notif: map[string][]byte{},
+		gw: &gateway{}, bs: &batchState{}}
 	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		r.SetURL(target)
 		r.Out.Host = r.In.Host // the SigV4 signature covers the host the client used
 	}}
 	f.servers = map[string]*httptest.Server{
-		"lambda": httptest.NewServer(http.HandlerFunc(f.lambda)),
-		"logs":   httptest.NewServer(http.HandlerFunc(f.logs)),
-		"sts":    httptest.NewServer(http.HandlerFunc(f.sts)),
-		"s3":     httptest.NewServer(f.s3(proxy)),
+		"lambda":     httptest.NewServer(http.HandlerFunc(f.lambda)),
+		"logs":       httptest.NewServer(http.HandlerFunc(f.logs)),
+		"sts":        httptest.NewServer(http.HandlerFunc(f.sts)),
+		"s3":         httptest.NewServer(f.s3(proxy)),
+		"apigateway": httptest.NewServer(f.apigateway(f.gw)),
+		"batch":      httptest.NewServer(f.batch(f.bs)),
 	}
 	t.Cleanup(func() {
 		f.async.Wait()
