@@ -110,10 +110,22 @@ func invalid(op, format string, a ...any) error {
 	return &backends.Error{Kind: backends.KindInvalid, Op: op, Message: fmt.Sprintf(format, a...)}
 }
 
+// Defaults are an AWS account's settings that fill what an entry omits.
+type Defaults struct {
+	// Role is the execution role used when the entry names none (SCAR
+	// takes it from scar.cfg).
+	Role string
+	// ImageMirror, when set, is an ECR repository prefix
+	// (ACCOUNT.dkr.ecr.REGION.amazonaws.com/PREFIX) where the operator
+	// mirrors images from other registries, e.g. with an ECR pull-through
+	// cache rule: an image outside ECR is deployed as the mirror plus its
+	// repository path (ghcr.io/grycap/cowsay -> MIRROR/grycap/cowsay).
+	// The FDL keeps the image as written.
+	ImageMirror string
+}
+
 // Prepare checks one functions.aws entry and says what is wrong and where.
-// defaultRole is the execution role used when the entry names none (SCAR
-// takes it from scar.cfg; FDL Studio from the AWS account's settings).
-func Prepare(e *fdl.AWSEntry, defaultRole string) (*Function, error) {
+func Prepare(e *fdl.AWSEntry, d Defaults) (*Function, error) {
 	where := e.Path
 	if where == "" {
 		where = "functions.aws entry"
@@ -128,10 +140,13 @@ func Prepare(e *fdl.AWSEntry, defaultRole string) (*Function, error) {
 		return nil, invalid(op, "%s.lambda.container.image is missing: FDL Studio deploys container-image Lambdas only", where)
 	}
 	f.Image = l.Container.Image
+	if !ecrImage.MatchString(f.Image) && d.ImageMirror != "" {
+		f.Image = strings.TrimSuffix(d.ImageMirror, "/") + "/" + repositoryPath(f.Image)
+	}
 	if !ecrImage.MatchString(f.Image) {
 		return nil, invalid(op, "%s.lambda.container.image %q is not an image AWS Lambda can pull: Lambda pulls only from Amazon ECR (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG); push the image there and use that URI", where, f.Image)
 	}
-	f.Role = defaultRole
+	f.Role = d.Role
 	if e.IAM != nil && e.IAM.Role != "" {
 		f.Role = e.IAM.Role
 	}
@@ -163,6 +178,20 @@ func Prepare(e *fdl.AWSEntry, defaultRole string) (*Function, error) {
 		}
 	}
 	return f, nil
+}
+
+// repositoryPath is an image reference without its registry host
+// ("ghcr.io/grycap/cowsay:1" -> "grycap/cowsay:1"; Docker Hub's
+// "ubuntu" -> "library/ubuntu").
+func repositoryPath(image string) string {
+	first, rest, ok := strings.Cut(image, "/")
+	switch {
+	case !ok:
+		return "library/" + image
+	case strings.ContainsAny(first, ".:") || first == "localhost":
+		return rest
+	}
+	return image
 }
 
 // s3Path reads an s3 storage path ("bucket/folder/sub").

@@ -84,7 +84,7 @@ func echoRuntime() awstest.Runtime {
 
 func TestPrepareRefusesImagesLambdaCannotPull(t *testing.T) {
 	e := maskDetector(t)
-	_, err := scar.Prepare(e, role)
+	_, err := scar.Prepare(e, scar.Defaults{Role: role})
 	if !errors.Is(err, backends.ErrInvalid) {
 		t.Fatalf("Prepare with a Docker Hub image: %v, want invalid", err)
 	}
@@ -94,10 +94,10 @@ func TestPrepareRefusesImagesLambdaCannotPull(t *testing.T) {
 		}
 	}
 	e.Lambda.Container.Image = ecrImage
-	if _, err := scar.Prepare(e, ""); err == nil || !strings.Contains(err.Error(), "iam.role") {
+	if _, err := scar.Prepare(e, scar.Defaults{}); err == nil || !strings.Contains(err.Error(), "iam.role") {
 		t.Errorf("Prepare without any role: %v, want a message about iam.role", err)
 	}
-	if _, err := scar.Prepare(e, role); err != nil {
+	if _, err := scar.Prepare(e, scar.Defaults{Role: role}); err != nil {
 		t.Errorf("Prepare with an ECR image and a role: %v", err)
 	}
 }
@@ -107,7 +107,7 @@ func TestDeployUpdateTriggerDelete(t *testing.T) {
 	ev := newEnv(t, echoRuntime())
 	e := maskDetector(t)
 	e.Lambda.Container.Image = ecrImage
-	f, err := scar.Prepare(e, role)
+	f, err := scar.Prepare(e, scar.Defaults{Role: role})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestDeployUpdateTriggerDelete(t *testing.T) {
 
 	// 2. Deploy again with more memory: an update, not "already exists".
 	e.Lambda.Memory = 2048
-	if f, err = scar.Prepare(e, role); err != nil {
+	if f, err = scar.Prepare(e, scar.Defaults{Role: role}); err != nil {
 		t.Fatal(err)
 	}
 	res, err = scar.Deploy(ctx, ev.c, f)
@@ -241,7 +241,7 @@ func TestSecondFunctionOnTheBucketKeepsTheFirstNotification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := scar.Prepare(doc.Model().AWS[0], role)
+		f, err := scar.Prepare(doc.Model().AWS[0], scar.Defaults{Role: role})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +306,7 @@ func TestDeployAPIGatewayAndBatchThenDeleteAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := doc.Model().AWS[0]
-	f, err := scar.Prepare(e, role)
+	f, err := scar.Prepare(e, scar.Defaults{Role: role})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestDeployAPIGatewayAndBatchThenDeleteAll(t *testing.T) {
 	}
 
 	e.Batch.ComputeResources.Subnets = nil
-	if _, err := scar.Prepare(e, role); err == nil || !strings.Contains(err.Error(), "batch.compute_resources") {
+	if _, err := scar.Prepare(e, scar.Defaults{Role: role}); err == nil || !strings.Contains(err.Error(), "batch.compute_resources") {
 		t.Errorf("Prepare without subnets: %v", err)
 	}
 }

@@ -660,8 +660,11 @@ func (f *Fake) run(ctx context.Context, name, reqID string, payload []byte) (Inv
 	if err != nil {
 		lines = append(lines, "runtime error: "+err.Error())
 	}
-	lines = append(lines, "END RequestId: "+reqID,
-		fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms", reqID, float64(time.Since(start).Microseconds())/1000))
+	report := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms", reqID, float64(time.Since(start).Microseconds())/1000)
+	if err != nil || inv.Error != "" {
+		report += "\tStatus: error"
+	}
+	lines = append(lines, "END RequestId: "+reqID, report)
 	inv.Log = lines
 	f.mu.Lock()
 	defer f.mu.Unlock()
