@@ -7,10 +7,15 @@
 
 GO                ?= go
 STATICCHECK       := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+RIE_VERSION       := v0.0.0-20261030222936-bef5c4ba774d
 DATA_DIR          ?= $(CURDIR)/data
 BIN               := $(CURDIR)/bin
 
-.PHONY: all build run test generate check-generated check-tidy lint bench screenshots clean
+# The AWS backend's tests run functions on the AWS Lambda Runtime
+# Interface Emulator, found here.
+export FDLSTUDIO_AWS_LAMBDA_RIE := $(BIN)/aws-lambda-rie
+
+.PHONY: all build run test generate check-generated check-tidy lint bench screenshots clean bin/aws-lambda-rie
 
 all: build
 
@@ -18,12 +23,20 @@ all: build
 build:
 	$(GO) build -o $(BIN)/fdlstudio ./cmd/fdlstudio
 
+## bin/aws-lambda-rie: the Lambda Runtime Interface Emulator (AWS backend tests), built from source
+$(BIN)/aws-lambda-rie:
+	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+ifneq ($(BIN),bin)
+bin/aws-lambda-rie: $(BIN)/aws-lambda-rie
+endif
+
 ## run: build and start FDL Studio on 127.0.0.1:8080 with its data in ./data; it prints the URL to open (with its start token)
 run: build
 	$(BIN)/fdlstudio serve --addr 127.0.0.1:8080 --data-dir $(DATA_DIR)
 
 ## test: every test: unit, handler, local cluster (with the race detector), then browser end-to-end
-test:
+test: $(BIN)/aws-lambda-rie
 	$(GO) test -count=1 -race -timeout 20m $$($(GO) list ./... | grep -v '/e2e')
 	$(GO) test -count=1 -timeout 20m ./e2e/...
 

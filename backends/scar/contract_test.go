@@ -1,6 +1,10 @@
 package scar_test
 
 import (
+	"errors"
+	"io"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,7 +41,69 @@ func newBackend(t *testing.T, rt awstest.Runtime) (*scar.Backend, *awstest.Fake)
 
 func TestContract(t *testing.T) {
 	backendstest.RunContract(t, func(t *testing.T) backends.Backend {
-		b, _ := newBackend(t, echoRuntime())
+		b, _ := newBackend(t, rie(t))
 		return b
 	})
+}
+
+// TestInvocationsOnTheRuntimeEmulator runs a function on the Lambda
+// Runtime Interface Emulator: a synchronous run answers, an upload's
+// invocation and a failing one are jobs with their logs and states.
+func TestInvocationsOnTheRuntimeEmulator(t *testing.T) {
+	ctx := t.Context()
+	b, fake := newBackend(t, rie(t))
+	svc := &backends.Service{Name: "resize", Image: "ghcr.io/grycap/imagemagick",
+		Input: []backends.StorageIOConfig{{StorageProvider: "s3", Path: "photos/in"}}}
+	if err := b.CreateService(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	body, err := b.Run(ctx, "resize", strings.NewReader(`{"hello":1}`))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	out, _ := io.ReadAll(body)
+	body.Close()
+	if string(out) != `{"bytes":11,"handled":0}` {
+		t.Errorf("Run answered %s", out)
+	}
+	_, err = b.Run(ctx, "resize", strings.NewReader(`{"fail":true}`))
+	if !errors.Is(err, backends.ErrInvalid) || !strings.Contains(err.Error(), "asked to fail") {
+		t.Errorf("Run of a failing invocation: %v, want invalid with the function's error", err)
+	}
+
+	if err := b.PutObject(ctx, "photos", "in/cat.png", strings.NewReader("png"), 3, "image/png"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Deliver("photos", "in/cat.png", 3); !slices.Equal(got, []string{"resize"}) {
+		t.Fatalf("upload invoked %v", got)
+	}
+	fake.Wait()
+	jobs, err := b.ListJobs(ctx, "resize", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs.Jobs) != 3 {
+		t.Fatalf("jobs = %+v, want the two runs and the upload's", jobs.Jobs)
+	}
+	states := map[backends.JobStatus]int{}
+	var uploadLog string
+	for _, j := range jobs.Jobs {
+		states[j.Status]++
+		text, err := b.JobLog(ctx, "resize", j.Name, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(text, "processing s3://photos/in%2Fcat.png") {
+			uploadLog = text
+		}
+		if !strings.HasPrefix(text, "START RequestId: "+j.Name) || !strings.Contains(text, "REPORT RequestId: "+j.Name) {
+			t.Errorf("log of %s is not one request's:\n%s", j.Name, text)
+		}
+	}
+	if states[backends.JobSucceeded] != 2 || states[backends.JobFailed] != 1 {
+		t.Errorf("job states = %v, want 2 succeeded and 1 failed", states)
+	}
+	if uploadLog == "" {
+		t.Error("no job logged the uploaded object")
+	}
 }

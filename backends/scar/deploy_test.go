@@ -82,6 +82,16 @@ func echoRuntime() awstest.Runtime {
 	})
 }
 
+// rie is the Lambda Runtime Interface Emulator running this test binary
+// as the function (see TestMain).
+func rie(t *testing.T) awstest.Runtime {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return awstest.StartRIE(t, exe)
+}
+
 func TestPrepareRefusesImagesLambdaCannotPull(t *testing.T) {
 	e := maskDetector(t)
 	_, err := scar.Prepare(e, scar.Defaults{Role: role})
@@ -104,7 +114,7 @@ func TestPrepareRefusesImagesLambdaCannotPull(t *testing.T) {
 
 func TestDeployUpdateTriggerDelete(t *testing.T) {
 	ctx := context.Background()
-	ev := newEnv(t, echoRuntime())
+	ev := newEnv(t, rie(t))
 	e := maskDetector(t)
 	e.Lambda.Container.Image = ecrImage
 	f, err := scar.Prepare(e, scar.Defaults{Role: role})
@@ -197,7 +207,7 @@ func TestDeployUpdateTriggerDelete(t *testing.T) {
 		text = append(text, aws.ToString(e.Message))
 	}
 	joined := strings.Join(text, "\n")
-	if !strings.Contains(joined, "scar-mask-detector processing intermediate%2Fface.jpg") || !strings.HasPrefix(joined, "START RequestId:") {
+	if !strings.Contains(joined, "processing s3://scar-mask-detector/intermediate%2Fface.jpg") || !strings.HasPrefix(joined, "START RequestId:") {
 		t.Errorf("log after upload:\n%s", joined)
 	}
 
