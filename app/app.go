@@ -21,6 +21,7 @@ import (
 	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/backends/netguard"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
+	"github.com/fdlstudio/fdlstudio/backends/scar"
 	"github.com/fdlstudio/fdlstudio/backends/watch"
 	"github.com/fdlstudio/fdlstudio/handlers"
 	"github.com/fdlstudio/fdlstudio/store"
@@ -187,15 +188,19 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 }
 
 // backends is the registry of backend kinds this build reaches: OSCAR
-// clusters, and the embedded local cluster through its OSCAR API. Clusters
+// clusters, the embedded local cluster through its OSCAR API, and AWS
+// accounts when the operator enabled them (--aws-accounts). Clusters
 // users chose are dialled through the guard.
 func (a *App) backends() *backends.Registry {
 	reg := backends.NewRegistry()
 	registerKinds(reg, a.guard)
+	if len(a.cfg.AWSAccounts) > 0 {
+		scar.Register(reg, scar.Options{Ways: a.cfg.AWSAccounts})
+	}
 	return reg
 }
 
-// registerKinds adds every backend kind this build reaches to reg; guard
+// registerKinds adds the backend kinds that need no operator setting to reg (AWS accounts are added by App.backends when enabled); guard
 // (nil: none) checks connections to endpoints users chose.
 func registerKinds(reg *backends.Registry, guard *netguard.Guard) {
 	oscar.Register(reg, oscar.Options{Guard: guard})

@@ -18,6 +18,19 @@ const (
 	KindOSCAR = "oscar"
 	// KindLocal is the embedded local cluster of this FDL Studio.
 	KindLocal = "local"
+	// KindAWS is an AWS account (Lambda, Batch, S3; backends/scar). Its
+	// Endpoint is the region (e.g. "eu-west-1").
+	KindAWS = "aws"
+)
+
+// Ways FDL Studio authenticates to an AWS account.
+const (
+	// AuthAWSKeys uses an access key: Username holds the access key id and
+	// Password the secret access key (sealed like any password).
+	AuthAWSKeys = "keys"
+	// AuthAWSDefaultChain uses the server's own credentials (role,
+	// environment) through the AWS SDK's default chain.
+	AuthAWSDefaultChain = "default-chain"
 )
 
 // Cluster is a cluster registration. Password is the plain value in

@@ -47,6 +47,10 @@ type Config struct {
 	// LocalCluster runs the embedded local cluster: "auto" (in local
 	// single-user mode only), "on" or "off". See app/clusters.go.
 	LocalCluster string
+	// AWSAccounts are the enabled ways to use AWS accounts: "user"
+	// (users register access keys) and "default-chain" (the server's own
+	// credentials). Empty: no AWS accounts.
+	AWSAccounts []string
 	// Clusters are OSCAR clusters the operator shares with every user.
 	Clusters []ClusterConfig
 	// ClusterHosts, when not empty, limits the cluster endpoints users may

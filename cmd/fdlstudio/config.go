@@ -117,6 +117,19 @@ var settings = []setting{
 		},
 	},
 	{
+		name: "aws-accounts", usage: "enable AWS accounts (Lambda, Batch, S3), each way explicitly (comma-separated): user (users register access keys), default-chain (the server's own AWS credentials, for every user who registers such an account); empty disables AWS",
+		def: func(c web.Config) string { return strings.Join(c.AWSAccounts, ",") },
+		set: func(c *web.Config, v string) error {
+			c.AWSAccounts = splitList(v)
+			for _, w := range c.AWSAccounts {
+				if err := oneOf(w, "user", "default-chain"); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	},
+	{
 		name: "cluster-hosts", usage: "hosts users may register as clusters (comma-separated; *.example.org for sub-domains, host:port for one port); empty allows any http(s) host",
 		def: func(c web.Config) string { return strings.Join(c.ClusterHosts, ",") },
 		set: func(c *web.Config, v string) error { c.ClusterHosts = splitList(v); return nil },

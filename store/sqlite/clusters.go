@@ -41,6 +41,13 @@ type credentials struct {
 var authKinds = map[string][]string{
 	store.KindOSCAR: {store.AuthBasic, store.AuthToken},
 	store.KindLocal: {store.AuthBasic},
+	store.KindAWS:   {store.AuthAWSKeys, store.AuthAWSDefaultChain},
+}
+
+// withSecret are the auth kinds whose Username and Password are sealed:
+// a user and password, or an AWS access key id and secret.
+func withSecret(authKind string) bool {
+	return authKind == store.AuthBasic || authKind == store.AuthAWSKeys
 }
 
 // credentialsPurpose is the associated data a registration's credentials
@@ -198,7 +205,8 @@ func (r *Clusters) Create(ctx context.Context, c store.Cluster) (store.Cluster, 
 
 // Update replaces the registration called oldName (renaming it to c.Name
 // when they differ). An empty c.Password with basic auth keeps the stored
-// password, so an edit form need not send it back. An empty Kind keeps
+// password (an AWS account's secret key likewise), so an edit form need
+// not send it back. An empty Kind keeps
 // the stored kind.
 func (r *Clusters) Update(ctx context.Context, oldName string, c store.Cluster) error {
 	tx, err := r.db.BeginTx(ctx, nil)
@@ -225,7 +233,7 @@ func (r *Clusters) Update(ctx context.Context, oldName string, c store.Cluster) 
 	}
 	// The stored password is opened only when it is kept, so a row whose
 	// secret no longer opens can still be repaired with a new one.
-	if c.AuthKind == store.AuthBasic && c.Password == "" && old.AuthKind == store.AuthBasic && oldSealed != "" {
+	if withSecret(c.AuthKind) && c.Password == "" && old.AuthKind == c.AuthKind && oldSealed != "" {
 		cred, err := r.open(oldSealed, old.ID, c.OwnerID, old.Kind, old.AuthKind, old.Endpoint)
 		if err != nil {
 			return fmt.Errorf("cluster %q: %w", oldName, err)
@@ -302,7 +310,7 @@ func (r *Clusters) open(sealed string, id, ownerID int64, kind, authKind, endpoi
 // its row and endpoint.
 func (r *Clusters) seal(c store.Cluster) (string, error) {
 	var cred credentials
-	if c.AuthKind == store.AuthBasic {
+	if withSecret(c.AuthKind) {
 		cred = credentials{Username: c.Username, Password: c.Password}
 	}
 	return sealCredentials(r.sealer, cred, credentialsPurpose(c.ID, c.OwnerID, c.Kind, c.AuthKind, c.Endpoint))
@@ -320,7 +328,7 @@ func kindOrDefault(kind string) string {
 func checkAuthKind(c store.Cluster) error {
 	allowed, ok := authKinds[c.Kind]
 	if !ok {
-		return fmt.Errorf("cluster %q: unknown kind %q (want oscar or local)", c.Name, c.Kind)
+		return fmt.Errorf("cluster %q: unknown kind %q (want oscar, local or aws)", c.Name, c.Kind)
 	}
 	if !slices.Contains(allowed, c.AuthKind) {
 		return fmt.Errorf("cluster %q: a %s cluster does not take auth kind %q (want %s)", c.Name, c.Kind, c.AuthKind, strings.Join(allowed, " or "))

@@ -269,3 +269,41 @@ func TestMigrationFromSchema3(t *testing.T) {
 		t.Errorf("auth kind still constrained by the schema: %v", err)
 	}
 }
+
+func TestAWSAccountKeysSealedAndKept(t *testing.T) {
+	ctx := context.Background()
+	db, repo, alice, _ := openClusters(t)
+	c, err := repo.Create(ctx, store.Cluster{OwnerID: alice.ID, Name: "aws", Kind: store.KindAWS, Endpoint: "eu-west-1",
+		AuthKind: store.AuthAWSKeys, Username: "AKIAEXAMPLE", Password: "wJalrXUtnFEMI"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw string
+	db.SQL().QueryRowContext(ctx, "SELECT credentials_sealed FROM clusters WHERE id = ?", c.ID).Scan(&raw)
+	if raw == "" || strings.Contains(raw, "wJalrXUtnFEMI") || strings.Contains(raw, "AKIAEXAMPLE") {
+		t.Fatalf("stored keys %q are not sealed", raw)
+	}
+	got, err := repo.Get(ctx, alice.ID, "aws")
+	if err != nil || got.Username != "AKIAEXAMPLE" || got.Password != "wJalrXUtnFEMI" || got.Kind != store.KindAWS {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	// An edit without the secret keeps it.
+	got.Password = ""
+	if err := repo.Update(ctx, "aws", got); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := repo.Get(ctx, alice.ID, "aws"); again.Password != "wJalrXUtnFEMI" {
+		t.Errorf("after an edit without the secret, secret = %q", again.Password)
+	}
+	// The default chain stores no keys; basic auth is not an AWS way.
+	got.AuthKind, got.Username = store.AuthAWSDefaultChain, ""
+	if err := repo.Update(ctx, "aws", got); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := repo.Get(ctx, alice.ID, "aws"); again.Password != "" || again.Username != "" {
+		t.Errorf("default-chain account kept keys %+v", again)
+	}
+	if _, err := repo.Create(ctx, store.Cluster{OwnerID: alice.ID, Name: "bad", Kind: store.KindAWS, Endpoint: "eu-west-1", AuthKind: store.AuthBasic}); err == nil || !strings.Contains(err.Error(), "keys or default-chain") {
+		t.Errorf("aws with basic auth: %v", err)
+	}
+}
