@@ -166,6 +166,7 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			SessionTokens:  a.sessionTokens(),
 			IsAdmin:        a.isAdmin,
 			AllowedHosts:   cfg.ClusterHosts,
+			AWSWays:        cfg.AWSAccounts,
 			SessionCluster: a.sessionCluster,
 			Backends:       a.backends(),
 			Sealer:         a.sealer,

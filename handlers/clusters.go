@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -264,14 +265,38 @@ func clusterStatusView(st *backends.ClusterStatus) *templates.ClusterStatusView 
 	return v
 }
 
-// ShowNewCluster handles "GET /clusters/new".
+// ShowNewCluster handles "GET /clusters/new" (?kind=aws: an AWS account,
+// when the operator enabled them).
 func (h *Handler) ShowNewCluster(c echo.Context) error {
+	form := templates.ClusterForm{AuthKind: store.AuthBasic}
+	title := "Add a cluster"
+	if c.QueryParam("kind") == store.KindAWS && len(h.awsWays) > 0 {
+		form = templates.ClusterForm{Kind: store.KindAWS, AuthKind: awsAuthKinds(h.awsWays)[0]}
+		title = "Add an AWS account"
+	}
 	return Render(c, http.StatusOK, templates.ClusterFormPage(templates.ClusterFormProps{
-		Chrome:    h.Chrome(c, "Add a cluster", "/clusters"),
-		Form:      templates.ClusterForm{AuthKind: store.AuthBasic},
+		Chrome:    h.Chrome(c, title, "/clusters"),
+		Form:      form,
 		TokenAuth: h.accessToken != nil,
+		AWSAuth:   awsAuthKinds(h.awsWays),
 	}))
 }
+
+// awsAuthKinds are the auth kinds of the enabled AWS ways, in the order
+// the form offers them.
+func awsAuthKinds(ways []string) []string {
+	var out []string
+	if slices.Contains(ways, "user") {
+		out = append(out, store.AuthAWSKeys)
+	}
+	if slices.Contains(ways, "default-chain") {
+		out = append(out, store.AuthAWSDefaultChain)
+	}
+	return out
+}
+
+// awsRegionRE matches AWS region names (us-east-1, eu-west-3, us-gov-west-1).
+var awsRegionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
 
 // ShowEditCluster handles "GET /clusters/:name/edit".
 func (h *Handler) ShowEditCluster(c echo.Context) error {
@@ -288,9 +313,10 @@ func (h *Handler) ShowEditCluster(c echo.Context) error {
 		Editing:   cl.Name,
 		TokenAuth: h.accessToken != nil,
 		Form: templates.ClusterForm{
-			Name: cl.Name, Endpoint: cl.Endpoint, AuthKind: cl.AuthKind,
+			Kind: cl.Kind, Name: cl.Name, Endpoint: cl.Endpoint, AuthKind: cl.AuthKind,
 			Username: cl.Username, Insecure: cl.InsecureTLS, HasPassword: cl.Password != "",
 		},
+		AWSAuth: awsAuthKinds(h.awsWays),
 	}))
 }
 
@@ -314,6 +340,7 @@ func (h *Handler) ownCluster(c echo.Context, u *auth.User) (store.Cluster, error
 // field that is wrong.
 func (h *Handler) readClusterForm(c echo.Context) (clusterForm, map[string]string) {
 	f := clusterForm{ClusterForm: templates.ClusterForm{
+		Kind:     c.FormValue("kind"),
 		Name:     strings.TrimSpace(c.FormValue("name")),
 		Endpoint: strings.TrimSpace(c.FormValue("endpoint")),
 		AuthKind: c.FormValue("auth_kind"),
@@ -332,6 +359,11 @@ func (h *Handler) readClusterForm(c echo.Context) (clusterForm, map[string]strin
 			errs["name"] = fmt.Sprintf("%q is the name of a cluster the operator configured; pick another.", f.Name)
 		}
 	}
+	if f.Kind == store.KindAWS {
+		h.checkAWSForm(&f, errs)
+		return f, errs
+	}
+	f.Kind = ""
 	if u, err := backends.ValidateEndpoint(f.Endpoint, h.allowedHosts); err != nil {
 		var be *backends.Error
 		if errors.As(err, &be) && be.Message != "" {
@@ -357,6 +389,25 @@ func (h *Handler) readClusterForm(c echo.Context) (clusterForm, map[string]strin
 	return f, errs
 }
 
+// checkAWSForm checks the fields of an AWS account: a region, an
+// enabled way, and for keys the access key id.
+func (h *Handler) checkAWSForm(f *clusterForm, errs map[string]string) {
+	f.Insecure = false
+	if !awsRegionRE.MatchString(f.Endpoint) {
+		errs["endpoint"] = "Give the AWS region, e.g. eu-west-1."
+	}
+	switch {
+	case len(h.awsWays) == 0:
+		errs["auth_kind"] = "AWS accounts are not enabled on this server."
+	case !slices.Contains(awsAuthKinds(h.awsWays), f.AuthKind):
+		errs["auth_kind"] = "Choose one of the ways this server allows to use an AWS account."
+	case f.AuthKind == store.AuthAWSKeys && f.Username == "":
+		errs["username"] = "Give the access key ID."
+	case f.AuthKind == store.AuthAWSDefaultChain:
+		f.Username, f.Password = "", ""
+	}
+}
+
 // clusterForm is the add/edit form as posted: what the page shows again,
 // and the password, which never goes back to the browser.
 type clusterForm struct {
@@ -366,7 +417,7 @@ type clusterForm struct {
 
 func (f clusterForm) toStore(ownerID int64) store.Cluster {
 	return store.Cluster{
-		OwnerID: ownerID, Name: f.Name, Endpoint: f.Endpoint, AuthKind: f.AuthKind,
+		OwnerID: ownerID, Kind: f.Kind, Name: f.Name, Endpoint: f.Endpoint, AuthKind: f.AuthKind,
 		Username: f.Username, Password: f.Password, InsecureTLS: f.Insecure,
 	}
 }
@@ -381,7 +432,10 @@ func (h *Handler) CreateCluster(c echo.Context) error {
 	if f.AuthKind == store.AuthBasic && f.Password == "" {
 		errs["password"] = "Give the password for this user."
 	}
-	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Add a cluster", "/clusters"), Form: f.ClusterForm, Errors: errs, TokenAuth: h.accessToken != nil}
+	if f.AuthKind == store.AuthAWSKeys && f.Password == "" {
+		errs["password"] = "Give the secret access key."
+	}
+	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Add a cluster", "/clusters"), Form: f.ClusterForm, Errors: errs, TokenAuth: h.accessToken != nil, AWSAuth: awsAuthKinds(h.awsWays)}
 	return saveClusterForm(c, props, func() error {
 		_, err := h.clusters.Create(c.Request().Context(), f.toStore(u.ID))
 		return err
@@ -416,7 +470,12 @@ func (h *Handler) UpdateCluster(c echo.Context) error {
 		return err
 	}
 	f, errs := h.readClusterForm(c)
+	if (f.Kind == store.KindAWS) != (old.Kind == store.KindAWS) {
+		errs["name"] = "A registration cannot change between an OSCAR cluster and an AWS account; add a new one."
+	}
 	switch {
+	case f.AuthKind == store.AuthAWSKeys && f.Password == "" && (old.Password == "" || old.AuthKind != store.AuthAWSKeys):
+		errs["password"] = "Give the secret access key."
 	case f.AuthKind != store.AuthBasic || f.Password != "":
 	case old.Password == "":
 		errs["password"] = "Give the password for this user."
@@ -424,7 +483,7 @@ func (h *Handler) UpdateCluster(c echo.Context) error {
 		// The stored password only goes where it went before.
 		errs["password"] = "The endpoint or its TLS check changed: give the password again."
 	}
-	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Edit "+old.Name, "/clusters"), Editing: old.Name, Form: f.ClusterForm, Errors: errs, TokenAuth: h.accessToken != nil}
+	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Edit "+old.Name, "/clusters"), Editing: old.Name, Form: f.ClusterForm, Errors: errs, TokenAuth: h.accessToken != nil, AWSAuth: awsAuthKinds(h.awsWays)}
 	props.Form.HasPassword = old.Password != ""
 	return saveClusterForm(c, props, func() error {
 		return h.clusters.Update(c.Request().Context(), old.Name, f.toStore(u.ID))

@@ -153,3 +153,58 @@ func TestOSCARLoginClusterIsListedFirst(t *testing.T) {
 		t.Fatalf("findCluster = %+v, %v", c, err)
 	}
 }
+
+// TestAWSAccountForm: an AWS account is registered with a region and an
+// access key when the operator enabled that way; its secret is never
+// written back into the edit page.
+func TestAWSAccountForm(t *testing.T) {
+	e := echo.New()
+	user := &auth.User{ID: 7, Mode: auth.ModeLocal}
+	post := func(h *Handler, form url.Values) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/clusters", strings.NewReader(form.Encode()))
+		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationForm)
+		req = req.WithContext(auth.WithUser(req.Context(), user))
+		rec := httptest.NewRecorder()
+		if err := h.CreateCluster(e.NewContext(req, rec)); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	form := url.Values{"kind": {"aws"}, "name": {"lab"}, "endpoint": {"eu-west-1"}, "auth_kind": {"keys"}, "username": {"AKIAEXAMPLE"}, "password": {"TOPSECRETKEY"}}
+
+	off := memClusters{}
+	if rec := post(New(Deps{Clusters: off}), form); rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "not enabled") || len(off[7]) != 0 {
+		t.Errorf("AWS disabled: status %d, stored %v", rec.Code, off[7])
+	}
+
+	repo := memClusters{}
+	h := New(Deps{Clusters: repo, AWSWays: []string{"user"}})
+	bad := url.Values{"kind": {"aws"}, "name": {"lab"}, "endpoint": {"https://oscar.example.org"}, "auth_kind": {"default-chain"}}
+	if rec := post(h, bad); rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "AWS region") || !strings.Contains(rec.Body.String(), "ways this server allows") {
+		t.Errorf("bad region and a way not enabled: status %d", rec.Code)
+	}
+	if rec := post(h, form); rec.Code != http.StatusSeeOther {
+		t.Fatalf("valid AWS account: status %d\n%s", rec.Code, rec.Body)
+	}
+	got := repo[7]
+	if len(got) != 1 || got[0].Kind != store.KindAWS || got[0].Endpoint != "eu-west-1" || got[0].Username != "AKIAEXAMPLE" || got[0].Password != "TOPSECRETKEY" {
+		t.Fatalf("stored %+v", got)
+	}
+
+	req := httptest.NewRequest(http.MethodGet, "/clusters/lab/edit", nil)
+	req = req.WithContext(auth.WithUser(req.Context(), user))
+	rec := httptest.NewRecorder()
+	ctx := e.NewContext(req, rec)
+	ctx.SetParamNames("name")
+	ctx.SetParamValues("lab")
+	if err := h.ShowEditCluster(ctx); err != nil {
+		t.Fatal(err)
+	}
+	page := rec.Body.String()
+	if !strings.Contains(page, `data-testid="aws-account-form"`) || !strings.Contains(page, "A secret key is stored") {
+		t.Errorf("edit page is not the AWS form with a stored secret")
+	}
+	if strings.Contains(page, "TOPSECRETKEY") {
+		t.Error("the edit page contains the secret access key")
+	}
+}

@@ -75,6 +75,9 @@ type Deps struct {
 	// JobLogs archives the logs of ended jobs, read when the cluster no
 	// longer has them (nil: no archive).
 	JobLogs JobLogArchive
+	// AWSWays are the enabled ways to use AWS accounts (--aws-accounts:
+	// "user", "default-chain"); empty: the clusters page offers none.
+	AWSWays []string
 }
 
 // Handler serves the pages and fragments of FDL Studio.
@@ -97,6 +100,7 @@ type Handler struct {
 	sockets      Gauge
 	jobLogs      JobLogArchive
 	liveMaxAge   time.Duration
+	awsWays      []string
 }
 
 // backendRegistry builds the backend of a cluster registration, acting
@@ -130,7 +134,7 @@ func New(d Deps) *Handler {
 		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
 		backends: d.Backends, transfers: newTransferLimits(d.Limits), sealer: sealer, workflows: d.Workflows,
 		live: d.Live, tokens: d.SessionTokens, publicURL: d.PublicURL, sockets: d.OpenSockets,
-		jobLogs: d.JobLogs, liveMaxAge: cmp.Or(d.LiveMaxAge, 10*time.Minute),
+		jobLogs: d.JobLogs, awsWays: d.AWSWays, liveMaxAge: cmp.Or(d.LiveMaxAge, 10*time.Minute),
 	}
 }
 
