@@ -459,10 +459,8 @@ func (b *Backend) JobLogFrom(ctx context.Context, service, job string, offset in
 	if err != nil {
 		return "", 0, err
 	}
-	if offset >= int64(len(text)) {
-		return "", int64(len(text)), nil
-	}
-	return text[offset:], int64(len(text)), nil
+	text, next := backends.LogFrom(text, offset)
+	return text, next, nil
 }
 
 // DeleteJob implements backends.Jobs: unsupported, since CloudWatch Logs
