@@ -44,7 +44,10 @@ type Backend struct {
 	store *minio.Client
 }
 
-var _ backends.Backend = (*Backend)(nil)
+var (
+	_ backends.Backend    = (*Backend)(nil)
+	_ backends.FileRunner = (*Backend)(nil)
+)
 
 // New builds the backend of one account.
 func New(cfg Config) (*Backend, error) {
@@ -295,6 +298,13 @@ func (b *Backend) Run(ctx context.Context, service string, input io.Reader) (io.
 		return nil, b.fail(op, backends.KindInvalid, fe+": "+string(out.Payload))
 	}
 	return io.NopCloser(bytes.NewReader(out.Payload)), nil
+}
+
+// RunFile implements backends.FileRunner: the file's bytes are the
+// invocation's payload (at most Lambda's 6 MB) and the function's answer
+// is the output. Unlike OSCAR's supervisor, nothing is base64-encoded.
+func (b *Backend) RunFile(ctx context.Context, service string, input io.Reader) (io.ReadCloser, error) {
+	return b.Run(ctx, service, input)
 }
 
 // SubmitJob implements backends.Invoker: an asynchronous (Event) Invoke;

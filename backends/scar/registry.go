@@ -29,6 +29,8 @@ type Options struct {
 	Ways []string
 	// Defaults apply to every account (execution role, image mirror).
 	Defaults Defaults
+	// Endpoints overrides the AWS service endpoints (tests: awstest).
+	Endpoints map[string]string
 }
 
 // Register makes this package the backend of AWS accounts (store.KindAWS).
@@ -63,5 +65,5 @@ func open(ctx context.Context, c store.Cluster, opts Options) (backends.Backend,
 	default:
 		return nil, refuse(fmt.Sprintf("unknown AWS auth kind %q", c.AuthKind))
 	}
-	return New(Config{Name: c.Name, AWS: cfg, Defaults: opts.Defaults})
+	return New(Config{Name: c.Name, AWS: cfg, Defaults: opts.Defaults, Endpoints: opts.Endpoints})
 }
