@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -469,5 +470,34 @@ func TestLocalModeAnswersOnlyToLocalHostNames(t *testing.T) {
 		if rec := do(t, srv, req); rec.Code != want {
 			t.Errorf("Host %s: %d, want %d", host, rec.Code, want)
 		}
+	}
+}
+
+// TestMetricsCompressedOnce: /metrics asked for with gzip (as Prometheus
+// and Go's client ask) is compressed once, by the HTTP layer, not twice.
+func TestMetricsCompressedOnce(t *testing.T) {
+	cfg := web.Defaults()
+	cfg.Addr, cfg.DataDir, cfg.LocalCluster = "127.0.0.1:0", t.TempDir(), "off"
+	srv, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := do(t, srv, req)
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("metrics = %d, Content-Encoding %q", rec.Code, rec.Header().Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), "go_goroutines") {
+		t.Errorf("once decompressed, /metrics is not the text format: %q", body[:min(len(body), 40)])
 	}
 }

@@ -84,7 +84,9 @@ func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 
 // handler serves the registry in the Prometheus text format.
 func (m *Metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+	// The HTTP layer compresses (web's gzip step); compressing here too sent
+	// gzip inside gzip.
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{DisableCompression: true})
 }
 
 var clusterUpDesc = prometheus.NewDesc("fdlstudio_cluster_up",
