@@ -246,16 +246,7 @@ func (d *Document) appendItem(base string, segs []string, item *yaml.Node) (*Doc
 		return nil, err
 	}
 	indent := strings.Repeat(" ", dash-1)
-	var b strings.Builder
-	if end > 0 && d.src[end-1] != '\n' {
-		b.WriteString("\n")
-	}
-	for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
-		b.WriteString(indent)
-		b.WriteString(l)
-		b.WriteString("\n")
-	}
-	return d.splice(end, end, b.String(), end)
+	return d.insertLines(end, indent, body)
 }
 
 // newList writes the last key of segs with a one-item list holding item:

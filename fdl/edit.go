@@ -344,16 +344,7 @@ func (d *Document) insertInto(m *yaml.Node, segs []string, val *yaml.Node, text 
 			return nil, err
 		}
 	}
-	var b strings.Builder
-	if end > 0 && d.src[end-1] != '\n' {
-		b.WriteString("\n")
-	}
-	for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
-		b.WriteString(indent)
-		b.WriteString(l)
-		b.WriteString("\n")
-	}
-	return d.splice(end, end, b.String(), end)
+	return d.insertLines(end, indent, body)
 }
 
 // render encodes n as block YAML with two-space indentation.
@@ -499,4 +490,19 @@ func (d *Document) renameKey(k *yaml.Node, name string) (*Document, error) {
 		return nil, fmt.Errorf("%s:%d:%d: only plain keys can be renamed", d.name, k.Line, k.Column)
 	}
 	return d.splice(start, start+len(k.Value), name, start)
+}
+
+// insertLines inserts body at offset end (the end of a block), each of its
+// lines indented by indent, starting on a line of its own.
+func (d *Document) insertLines(end int, indent, body string) (*Document, error) {
+	var b strings.Builder
+	if end > 0 && d.src[end-1] != '\n' {
+		b.WriteString("\n")
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+		b.WriteString(indent)
+		b.WriteString(l)
+		b.WriteString("\n")
+	}
+	return d.splice(end, end, b.String(), end)
 }
