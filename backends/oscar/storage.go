@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/s3kind"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -415,28 +416,8 @@ func (c *Client) s3err(op string, err error) error {
 		return nil
 	}
 	resp := minio.ToErrorResponse(err)
-	kind := backends.KindUnavailable
-	switch resp.Code {
-	case "NoSuchBucket", "NoSuchKey", "NotFound", "NoSuchUpload":
-		kind = backends.KindNotFound
-	case "BucketAlreadyExists", "BucketAlreadyOwnedByYou", "BucketNotEmpty":
-		kind = backends.KindConflict
-	case "AccessDenied", "AllAccessDisabled":
-		kind = backends.KindForbidden
-	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken":
-		kind = backends.KindUnauthorized
-	case "InvalidBucketName", "InvalidArgument", "KeyTooLongError", "EntityTooLarge", "EntityTooSmall", "InvalidObjectName", "XMinioInvalidObjectName":
-		kind = backends.KindInvalid
-	default:
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-			kind = KindForStatus(resp.StatusCode)
-		}
-	}
+	kind, msg := s3kind.Of(err)
 	if resp.Code != "" {
-		msg := resp.Message
-		if msg == "" {
-			msg = resp.Code
-		}
 		return c.err(op, kind, msg, nil)
 	}
 	var ee *backends.Error

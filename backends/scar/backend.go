@@ -23,6 +23,7 @@ import (
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/s3kind"
 	"github.com/fdlstudio/fdlstudio/fdl"
 )
 
@@ -526,21 +527,8 @@ func (b *Backend) s3err(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	resp := minio.ToErrorResponse(err)
-	kind := backends.KindUnavailable
-	switch resp.Code {
-	case "NoSuchBucket", "NoSuchKey", "NotFound":
-		kind = backends.KindNotFound
-	case "BucketAlreadyExists", "BucketAlreadyOwnedByYou", "BucketNotEmpty":
-		kind = backends.KindConflict
-	case "AccessDenied":
-		kind = backends.KindForbidden
-	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken":
-		kind = backends.KindUnauthorized
-	case "InvalidBucketName", "InvalidArgument", "KeyTooLongError":
-		kind = backends.KindInvalid
-	}
-	return &backends.Error{Kind: kind, Op: op, Backend: b.Name(), Message: resp.Message, Err: err}
+	kind, msg := s3kind.Of(err)
+	return &backends.Error{Kind: kind, Op: op, Backend: b.Name(), Message: msg, Err: err}
 }
 
 // ListBuckets implements backends.Storage.
