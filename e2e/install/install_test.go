@@ -38,9 +38,11 @@ func repoRoot(t *testing.T) string {
 	return dir
 }
 
-// goInstall installs ./cmd/fdlstudio into a fresh GOPATH's bin, offline
-// (GOPROXY=off: the modules come from the shared module cache), and
+// goInstall installs ./cmd/fdlstudio into a fresh GOPATH's bin and
 // returns the binary's path. go.mod is used as committed (-mod=readonly).
+// In CI (CI set) the module cache is new and empty too, so every module
+// comes from the module proxy as on a user's machine; elsewhere the
+// shared cache is used offline (GOPROXY=off), to keep the run quick.
 func goInstall(t *testing.T, root string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -58,11 +60,20 @@ func goInstall(t *testing.T, root string) string {
 	gobin := filepath.Join(gopath, "bin")
 	cmd := exec.Command(goBin, "install", "./cmd/fdlstudio")
 	cmd.Dir = root
+	modcache, proxy, flags := env("GOMODCACHE"), "off", "-mod=readonly -buildvcs=false"
+	if os.Getenv("CI") != "" {
+		// -modcacherw: the test's temporary dir can be removed after.
+		// The module proxy only: no "direct" fallback to source hosts.
+		proxy = strings.NewReplacer(",direct", "", "|direct", "").Replace(env("GOPROXY"))
+		modcache, flags = filepath.Join(gopath, "pkg", "mod"), flags+" -modcacherw"
+		t.Logf("go install with an empty module cache, modules from %s", proxy)
+	}
 	cmd.Env = []string{
 		"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"),
 		"GOPATH=" + gopath, "GOBIN=" + gobin,
-		"GOMODCACHE=" + env("GOMODCACHE"), "GOCACHE=" + env("GOCACHE"),
-		"GOPROXY=off", "GOFLAGS=-mod=readonly -buildvcs=false", "GOTOOLCHAIN=local",
+		"GOMODCACHE=" + modcache, "GOCACHE=" + env("GOCACHE"),
+		"GOPROXY=" + proxy, "GOFLAGS=" + flags, "GOTOOLCHAIN=local",
+		"GONOSUMDB=" + os.Getenv("GONOSUMDB"), "GOSUMDB=" + env("GOSUMDB"),
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go install ./cmd/fdlstudio: %v\n%s", err, out)
