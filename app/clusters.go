@@ -56,16 +56,24 @@ func (s *App) startLocalCluster(ctx context.Context) error {
 	}
 	s.closers = append(s.closers, lc.Close)
 	s.local = lc
-	user, pass := lc.Credentials()
-	s.sharedClusters = append(s.sharedClusters, store.Cluster{
-		Name: web.LocalClusterName, Kind: store.KindLocal, Endpoint: lc.Endpoint(), AuthKind: store.AuthBasic,
-		Username: user, Password: pass, Shared: true, Trusted: true,
-		// In a multi-user deployment, scripts on this host are for admins.
-		AdminOnly: s.cfg.AuthConfigured(),
-	})
+	rec := localClusterRecord(lc)
+	// In a multi-user deployment, scripts on this host are for admins.
+	rec.AdminOnly = s.cfg.AuthConfigured()
+	s.sharedClusters = append(s.sharedClusters, rec)
 	s.ready = append(s.ready, web.ReadinessCheck{Name: "cluster " + web.LocalClusterName, Check: healthCheck(lc.Endpoint()+"/health", false)})
 	s.log.Info("local cluster is running", slog.String("endpoint", lc.Endpoint()))
 	return nil
+}
+
+// localClusterRecord is the registration of the embedded local cluster lc:
+// shared, trusted (the dial guard does not apply), reached with its own
+// credentials.
+func localClusterRecord(lc *local.Cluster) store.Cluster {
+	user, pass := lc.Credentials()
+	return store.Cluster{
+		Name: web.LocalClusterName, Kind: store.KindLocal, Endpoint: lc.Endpoint(), AuthKind: store.AuthBasic,
+		Username: user, Password: pass, Shared: true, Trusted: true,
+	}
 }
 
 // addSharedClusters registers the operator's clusters and their health

@@ -12,8 +12,20 @@ import (
 	"github.com/fdlstudio/fdlstudio/backends/deploy"
 	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/store"
+	"github.com/fdlstudio/fdlstudio/store/sqlite"
 	"github.com/fdlstudio/fdlstudio/web"
 )
+
+// CommandLineUser is the user a command acts for on a data directory: the
+// local user of single-user mode ("local"/"local"), or the user issuer/
+// subject, created if it has never logged in.
+func CommandLineUser(ctx context.Context, db *sqlite.DB, issuer, subject string) (store.User, error) {
+	name := "Local user"
+	if issuer != "local" {
+		name = subject
+	}
+	return db.UpsertUser(ctx, issuer, subject, name, "")
+}
 
 // Deployer is what `fdlstudio deploy` needs from a data directory: the
 // deploy engine over the user's registered clusters (and the embedded
@@ -40,11 +52,7 @@ func OpenDeployer(ctx context.Context, dataDir, keyFile, issuer, subject string,
 	if err != nil {
 		return nil, err
 	}
-	name := "Local user"
-	if issuer != "local" {
-		name = subject
-	}
-	u, err := db.UpsertUser(ctx, issuer, subject, name, "")
+	u, err := CommandLineUser(ctx, db, issuer, subject)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -71,9 +79,7 @@ func OpenDeployer(ctx context.Context, dataDir, keyFile, issuer, subject string,
 			}
 			lc = c
 		}
-		user, pass := lc.Credentials()
-		return store.Cluster{Name: web.LocalClusterName, Kind: store.KindLocal, Endpoint: lc.Endpoint(),
-			AuthKind: store.AuthBasic, Username: user, Password: pass, Shared: true, Trusted: true}, nil
+		return localClusterRecord(lc), nil
 	}
 	resolve := func(ctx context.Context, cluster string) (backends.Services, error) {
 		var c store.Cluster

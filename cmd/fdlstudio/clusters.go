@@ -115,11 +115,7 @@ func storeImported(ctx context.Context, dataDir, keyFile, issuer, subject string
 		return err
 	}
 	defer db.Close()
-	name := "Local user"
-	if issuer != "local" {
-		name = subject
-	}
-	u, err := db.UpsertUser(ctx, issuer, subject, name, "")
+	u, err := app.CommandLineUser(ctx, db, issuer, subject)
 	if err != nil {
 		return err
 	}
