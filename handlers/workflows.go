@@ -33,6 +33,7 @@ type workflowRepo interface {
 	Save(ctx context.Context, ownerID, id int64, base int, name, yaml, positions string) (int, error)
 	SaveDraft(ctx context.Context, ownerID, id int64, base int, yaml, positions string) error
 	Versions(ctx context.Context, ownerID, id int64) ([]store.WorkflowVersion, error)
+	Version(ctx context.Context, ownerID, id int64, version int) (store.WorkflowVersion, error)
 	Delete(ctx context.Context, ownerID, id int64) error
 }
 
@@ -945,19 +946,11 @@ func (h *Handler) ExportWorkflow(c echo.Context) error {
 	}
 	if v := c.QueryParam("version"); v != "" {
 		n, _ := strconv.Atoi(v)
-		vs, err := h.workflows.Versions(c.Request().Context(), owner, w.ID)
+		x, err := h.workflowVersion(c, owner, w, n)
 		if err != nil {
 			return err
 		}
-		text = ""
-		for _, x := range vs {
-			if x.Version == n {
-				text = x.YAML
-			}
-		}
-		if text == "" {
-			return notFound(fmt.Sprintf("Workflow %q has no version %s.", w.Name, v), nil)
-		}
+		text = x.YAML
 	}
 	base := fileBase(w.Name)
 	if c.QueryParam("format") != "zip" {
@@ -1049,20 +1042,25 @@ func (h *Handler) RestoreWorkflowVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vs, err := h.workflows.Versions(c.Request().Context(), owner, w.ID)
+	n, _ := strconv.Atoi(c.Param("v"))
+	v, err := h.workflowVersion(c, owner, w, n)
 	if err != nil {
 		return err
 	}
-	n, _ := strconv.Atoi(c.Param("v"))
-	for _, v := range vs {
-		if v.Version == n {
-			if err := h.workflows.SaveDraft(c.Request().Context(), owner, w.ID, w.Version, v.YAML, v.Positions); err != nil {
-				return err
-			}
-			return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/workflows/%d", w.ID))
-		}
+	if err := h.workflows.SaveDraft(c.Request().Context(), owner, w.ID, w.Version, v.YAML, v.Positions); err != nil {
+		return err
 	}
-	return notFound(fmt.Sprintf("Workflow %q has no version %d.", w.Name, n), nil)
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/workflows/%d", w.ID))
+}
+
+// workflowVersion reads version n of the owner's workflow w, or says it
+// has no such version.
+func (h *Handler) workflowVersion(c echo.Context, owner int64, w store.Workflow, n int) (store.WorkflowVersion, error) {
+	v, err := h.workflows.Version(c.Request().Context(), owner, w.ID, n)
+	if errors.Is(err, store.ErrNotFound) {
+		return v, notFound(fmt.Sprintf("Workflow %q has no version %d.", w.Name, n), nil)
+	}
+	return v, err
 }
 
 // DeleteWorkflow handles "POST /workflows/:id/delete".

@@ -145,6 +145,21 @@ func (r *Workflows) SaveDraft(ctx context.Context, ownerID, id int64, base int, 
 	return nil
 }
 
+// Version returns one saved version of a workflow; store.ErrNotFound when
+// the workflow is not the owner's or has no such version.
+func (r *Workflows) Version(ctx context.Context, ownerID, id int64, version int) (store.WorkflowVersion, error) {
+	var v store.WorkflowVersion
+	var at int64
+	err := r.db.QueryRowContext(ctx, `SELECT v.version, v.yaml, v.positions, v.created_at FROM workflow_versions v
+		JOIN workflows w ON w.id = v.workflow_id WHERE w.owner_id = ? AND w.id = ? AND v.version = ?`, ownerID, id, version).
+		Scan(&v.Version, &v.YAML, &v.Positions, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, store.ErrNotFound
+	}
+	v.CreatedAt = time.Unix(at, 0)
+	return v, err
+}
+
 // Versions lists the saved versions of a workflow, newest first.
 func (r *Workflows) Versions(ctx context.Context, ownerID, id int64) ([]store.WorkflowVersion, error) {
 	rows, err := r.db.QueryContext(ctx, `SELECT v.version, v.yaml, v.positions, v.created_at FROM workflow_versions v
