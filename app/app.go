@@ -175,6 +175,8 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			PublicURL:      cfg.PublicURL,
 			JobLogs:        a.db,
 			LiveMaxAge:     cfg.LiveMaxAge,
+			APITokens:      a.auth,
+			Deployments:    a.db.Deployments(a.sealer),
 		},
 		Auth:          a.auth,
 		LocalUser:     a.localUser,

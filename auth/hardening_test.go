@@ -402,6 +402,9 @@ func TestRedactURI(t *testing.T) {
 		{"/x?%zz=S", "/x?%zz=[redacted]"},
 		{"/auth/callback?error=access_denied&session_state=abc", "/auth/callback?error=access_denied&session_state=[redacted]"},
 		{"/services", "/services"},
+		{"/auth/login?next=%2Fclusters%3Ftoken%3DT0K%26a%3D1", "/auth/login?next=" + url.QueryEscape("/clusters?token=[redacted]&a=1")},
+		{"/auth/login?next=%2Fclusters%3Fa%3D1", "/auth/login?next=%2Fclusters%3Fa%3D1"},
+		{"/x?next=%zz", "/x?next=[redacted]"},
 	} {
 		if got := RedactURI(tt.in); got != tt.want {
 			t.Errorf("RedactURI(%q) = %q, want %q", tt.in, got, tt.want)

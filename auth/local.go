@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -74,7 +75,7 @@ func (m *Manager) unlockLocal(c echo.Context) (handled bool, err error) {
 	}
 	if len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), []byte(m.cfg.LocalToken)) != 1 {
 		m.log.Warn("local mode: a request with a wrong start token was refused", slog.String("remote_ip", c.RealIP()))
-		return true, m.localLocked()
+		return true, m.localLocked(c)
 	}
 	c.SetCookie(&http.Cookie{
 		Name: localCookieName(req.Host), Value: m.localCookie, Path: "/", MaxAge: int(localCookieAge / time.Second),
@@ -104,10 +105,24 @@ func localOpen(path string) bool {
 	return false
 }
 
-// localLocked is the answer to a request without the start token.
-func (m *Manager) localLocked() error {
+type localLockedKey struct{}
+
+// LocalLocked reports whether the request was refused because it came
+// without the start token of local single-user mode: its error page must
+// not offer a login, which this mode does not have, but say what to do.
+func LocalLocked(ctx context.Context) bool {
+	locked, _ := ctx.Value(localLockedKey{}).(bool)
+	return locked
+}
+
+// localLocked is the answer to a request without the start token; it
+// marks the request LocalLocked for the error page.
+func (m *Manager) localLocked(c echo.Context) error {
+	req := c.Request()
+	c.SetRequest(req.WithContext(context.WithValue(req.Context(), localLockedKey{}, true)))
 	return httpError(http.StatusUnauthorized,
-		"This FDL Studio runs in single-user mode and only answers the person who started it. "+
-			"Open the URL it printed when it started (http://127.0.0.1:…/?token=…, in its terminal output or log); "+
-			"this browser is then remembered.", nil)
+		"This FDL Studio runs in single-user mode and only answers the person who started it, so there is no login. "+
+			"Open the URL it printed when it started, in the terminal where you ran it: "+
+			"“FDL Studio is running: open http://127.0.0.1:…/?token=…”. "+
+			"The token is also in the file local-token in its data directory. This browser is then remembered.", nil)
 }

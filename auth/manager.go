@@ -53,6 +53,7 @@ type SessionStore interface {
 	DeleteSession(ctx context.Context, idHash string) error
 	DeleteUserSession(ctx context.Context, userID int64, publicID string) error
 	DeleteExpiredSessions(ctx context.Context, now, idleCutoff time.Time) (int64, error)
+	APITokenStore
 }
 
 // Sealer encrypts what the Manager keeps at rest (store.Sealer).
@@ -238,6 +239,9 @@ func (m *Manager) baseURL(r *http.Request) string {
 // Middleware finds who the request is for and puts the user, the session
 // and the CSRF token in its context.
 //
+// An /api/ route is for the user of the API token in its Authorization
+// header, and no one else: cookies are not looked at (serveAPI).
+//
 // In local single-user mode that is the local user, once the browser has
 // shown the start token (see LocalURL and unlockLocal); without it every
 // request but assets and /healthz is 401.
@@ -254,6 +258,9 @@ func (m *Manager) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		ctx := req.Context()
+		if IsAPIPath(req.URL.Path) {
+			return m.serveAPI(c, next)
+		}
 		var user *User
 		var csrf string
 		var loginErr error
@@ -263,7 +270,7 @@ func (m *Manager) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			if !m.localUnlocked(c) {
 				if !localOpen(req.URL.Path) {
-					return m.localLocked()
+					return m.localLocked(c)
 				}
 			} else {
 				user = m.cfg.LocalUser
@@ -454,6 +461,11 @@ func (m *Manager) CSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		switch req.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+			return next(c)
+		}
+		if _, bearer := APITokenFrom(req.Context()); bearer {
+			// Authenticated by a header a browser never adds on its
+			// own, with no cookie: nothing for a forged request to ride.
 			return next(c)
 		}
 		// Defence in depth beside the token: a browser names the page a

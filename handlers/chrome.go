@@ -18,10 +18,17 @@ func (h *Handler) Chrome(c echo.Context, title, active string) templates.Chrome 
 	chrome.User.CSRFToken = auth.CSRFToken(ctx)
 	u, ok := auth.UserFrom(ctx)
 	if !ok {
-		chrome.User.LoginURL = auth.LoginPath
+		// Single-user mode has no login: its refusal page says to open
+		// the start link instead.
+		if !auth.LocalLocked(ctx) {
+			chrome.User.LoginURL = auth.LoginPath
+		}
 		return chrome
 	}
 	chrome.User.Name = u.Name
+	if h.apiTokens != nil {
+		chrome.User.TokensURL = auth.TokensPath
+	}
 	switch u.Mode {
 	case auth.ModeLocal:
 		chrome.User.Detail = "Single-user mode on this machine"

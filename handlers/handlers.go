@@ -14,6 +14,7 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/deploy"
 	"github.com/fdlstudio/fdlstudio/backends/watch"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
@@ -78,6 +79,12 @@ type Deps struct {
 	// AWSWays are the enabled ways to use AWS accounts (--aws-accounts:
 	// "user", "default-chain"); empty: the clusters page offers none.
 	AWSWays []string
+	// APITokens makes, lists and revokes the request's user's personal
+	// API tokens (auth.Manager); nil: no API tokens page.
+	APITokens apiTokens
+	// Deployments keeps deployment records, apply journals and each
+	// workflow's cluster mapping, for the deploy engine.
+	Deployments deployRecords
 }
 
 // Handler serves the pages and fragments of FDL Studio.
@@ -101,6 +108,10 @@ type Handler struct {
 	jobLogs      JobLogArchive
 	liveMaxAge   time.Duration
 	awsWays      []string
+	apiTokens    apiTokens
+	// deploy is the handlers' deploy engine (api_deploy.go).
+	deploy        *deploy.Engine
+	deployRecords deployRecords
 }
 
 // backendRegistry builds the backend of a cluster registration, acting
@@ -129,13 +140,20 @@ func New(d Deps) *Handler {
 	if sealer == nil {
 		sealer = processSealer()
 	}
-	return &Handler{
+	h := &Handler{
 		log: d.Log, nav: nav,
 		clusters: d.Clusters, shared: d.SharedClusters, allowedHosts: d.AllowedHosts, accessToken: d.AccessToken, isAdmin: d.IsAdmin, session: d.SessionCluster,
 		backends: d.Backends, transfers: newTransferLimits(d.Limits), sealer: sealer, workflows: d.Workflows,
 		live: d.Live, tokens: d.SessionTokens, publicURL: d.PublicURL, sockets: d.OpenSockets,
-		jobLogs: d.JobLogs, awsWays: d.AWSWays, liveMaxAge: cmp.Or(d.LiveMaxAge, 10*time.Minute),
+		jobLogs: d.JobLogs, awsWays: d.AWSWays, apiTokens: d.APITokens, liveMaxAge: cmp.Or(d.LiveMaxAge, 10*time.Minute),
+		deployRecords: d.Deployments,
 	}
+	var journal deploy.Journal
+	if d.Deployments != nil {
+		journal = d.Deployments
+	}
+	h.deploy = h.newDeployEngine(journal)
+	return h
 }
 
 // processSealer seals with a random key that lives as long as the process.

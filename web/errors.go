@@ -111,6 +111,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 			text = statusText[http.StatusBadRequest]
 		}
 	}
+	if auth.LocalLocked(req.Context()) {
+		text.title = "Open the start link"
+	}
 	message := text.message
 	if public != "" {
 		message = public
@@ -139,7 +142,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 }
 
+// wantsJSON reports whether the client reads JSON: it asked for it, or
+// it is a program on the /api/ routes.
 func wantsJSON(r *http.Request) bool {
+	if auth.IsAPIPath(r.URL.Path) {
+		return true
+	}
 	accept := r.Header.Get(echo.HeaderAccept)
 	return strings.Contains(accept, echo.MIMEApplicationJSON) && !strings.Contains(accept, echo.MIMETextHTML)
 }

@@ -99,6 +99,17 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		{http.MethodPost, "/files/:cluster/:bucket/folder", h.CreateFolder},
 		{http.MethodPost, "/files/:cluster/:bucket/share", h.ShareObject},
 
+		// Personal API tokens (for programs on the /api/ routes).
+		{http.MethodGet, auth.TokensPath, h.ShowTokens},
+		{http.MethodPost, auth.TokensPath, h.CreateToken},
+		{http.MethodPost, auth.TokensPath + "/:id/revoke", h.RevokeToken},
+
+		// The API: authenticated by an API token (Authorization: Bearer)
+		// and nothing else; JSON and NDJSON.
+		{http.MethodPost, "/api/deploy/plan", h.PlanDeploy},
+		{http.MethodPost, "/api/deploy/apply", h.ApplyDeploy},
+		{http.MethodPost, "/api/deploy/rollback", h.RollbackDeploy},
+
 		// Login and sessions.
 		{http.MethodGet, "/auth/login", s.login.ShowLogin},
 		{http.MethodGet, "/auth/oidc", s.login.StartOIDC},
@@ -204,7 +215,9 @@ func (s *Server) buildEcho() {
 		Skipper: handlers.IsFileUpload,
 	}))
 
-	// 9. Identity: who the request is for (auth.Manager.Middleware): the
+	// 9. Identity: who the request is for (auth.Manager.Middleware). On
+	//    /api/ routes only an API token (Authorization: Bearer) counts,
+	//    never a cookie. Elsewhere: the
 	//    local user in single-user mode, otherwise the user of a live
 	//    server-side session (idle and absolute timeouts checked). Without
 	//    one, anything but /auth/, assets and operations goes to the login
@@ -213,7 +226,9 @@ func (s *Server) buildEcho() {
 	e.Use(s.deps.Auth.Middleware)
 	// 10. CSRF: every POST/PUT/PATCH/DELETE carries the session's token
 	//    (form field csrf_token or header X-CSRF-Token, which htmx sends
-	//    from <body hx-headers>), or is refused with 403.
+	//    from <body hx-headers>), or is refused with 403. Requests
+	//    authenticated by an API token carry no cookie to forge and are
+	//    exempt.
 	//    The no-JavaScript upload form sends its token as the first
 	//    multipart field, which MultipartCSRF peeks without parsing the
 	//    body (which streams to the cluster).
