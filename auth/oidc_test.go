@@ -45,11 +45,14 @@ type testApp struct {
 	// sources receives the token source of each GET /work, as work
 	// started by a request would keep it.
 	sources chan *SessionTokens
+	// dir holds the database files.
+	dir string
 }
 
 func newTestApp(t *testing.T, mutate func(*Config)) *testApp {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	dir := t.TempDir()
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +75,11 @@ func newTestApp(t *testing.T, mutate func(*Config)) *testApp {
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		status := http.StatusInternalServerError
 		var he *echo.HTTPError
+		var hs interface{ HTTPStatus() int }
 		if errors.As(err, &he) {
 			status = he.Code
+		} else if errors.As(err, &hs) {
+			status = hs.HTTPStatus() // as web's error handler
 		}
 		var le *LoginError
 		var ve *VOError
@@ -146,9 +152,23 @@ func newTestApp(t *testing.T, mutate func(*Config)) *testApp {
 		}
 		return c.String(200, tok)
 	})
+	// API tokens: made by a page's form, used on /api/ routes.
+	e.POST("/tokens", func(c echo.Context) error {
+		days, _ := strconv.Atoi(c.FormValue("days"))
+		tok, _, err := m.CreateAPIToken(c.Request().Context(), c.FormValue("name"), days)
+		if err != nil {
+			return err
+		}
+		return c.String(200, tok)
+	})
+	e.GET("/api/me", func(c echo.Context) error {
+		u, _ := UserFrom(c.Request().Context())
+		return c.String(200, u.Name+"|"+u.Mode)
+	})
+	e.POST("/api/change", func(c echo.Context) error { return c.String(200, "changed") })
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &testApp{m: m, db: db, srv: srv, clock: clock, sources: sources}
+	return &testApp{m: m, db: db, srv: srv, clock: clock, sources: sources, dir: dir}
 }
 
 func oidcApp(t *testing.T, p *testProvider, mutate func(*Config)) *testApp {

@@ -1,0 +1,182 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fdlstudio/fdlstudio/store"
+)
+
+// bearer sends a request with an API token and no cookie.
+func bearer(t *testing.T, method, u, token string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return newBrowser(t).do(req)
+}
+
+// TestAPITokensOpenOnlyTheAPI makes a token through a logged-in page and
+// checks what it opens: the /api/ routes as its user, state changes
+// without CSRF; not pages; while a session cookie opens no /api/ route.
+// It expires, it is revoked, it is kept only as a hash, it is its user's.
+func TestAPITokensOpenOnlyTheAPI(t *testing.T) {
+	p := newTestProvider(t)
+	app := oidcApp(t, p, nil)
+	b := newBrowser(t)
+	_, me := app.login(b, "/me")
+	csrf := me[strings.Index(me, "csrf=")+5:]
+
+	// Made on a page: needs the session's CSRF token like any form.
+	if resp, _ := b.postForm(app.srv.URL+"/tokens", url.Values{"name": {"laptop"}, "days": {"30"}}, ""); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("token made without CSRF: %d", resp.StatusCode)
+	}
+	resp, token := b.postForm(app.srv.URL+"/tokens", url.Values{"name": {"laptop"}, "days": {"30"}, "csrf_token": {csrf}}, "")
+	if resp.StatusCode != 200 || !strings.HasPrefix(token, "fdls_") || len(token) < 40 {
+		t.Fatalf("make a token: %d %q", resp.StatusCode, token)
+	}
+	for _, tt := range []struct{ form url.Values }{
+		{url.Values{"name": {"laptop"}, "days": {"30"}}}, // taken
+		{url.Values{"name": {""}, "days": {"30"}}},       // empty
+		{url.Values{"name": {"ci"}, "days": {"10000"}}},  // not an offered lifetime
+		{url.Values{"name": {"a\x00b"}, "days": {"30"}}}, // control character
+	} {
+		tt.form.Set("csrf_token", csrf)
+		if resp, body := b.postForm(app.srv.URL+"/tokens", tt.form, ""); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("token %v: %d %q, want 422", tt.form, resp.StatusCode, body)
+		}
+	}
+
+	// The token opens the API as its user, and POSTs need no CSRF.
+	if resp, body := bearer(t, http.MethodGet, app.srv.URL+"/api/me", token); resp.StatusCode != 200 || body != "Alice Example|oidc" {
+		t.Fatalf("GET /api/me with the token: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := bearer(t, http.MethodPost, app.srv.URL+"/api/change", token); resp.StatusCode != 200 {
+		t.Errorf("POST /api/change with the token: %d %q", resp.StatusCode, body)
+	}
+	// It does not open pages.
+	if resp, _ := bearer(t, http.MethodGet, app.srv.URL+"/me", token); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("a page with only the token: %d, want the login redirect", resp.StatusCode)
+	}
+	// A session cookie (with its CSRF token even) does not open the API.
+	if resp, body := b.get(app.srv.URL + "/api/me"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "API token") {
+		t.Errorf("GET /api/me with the session cookie: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := b.postForm(app.srv.URL+"/api/change", url.Values{"csrf_token": {csrf}}, csrf); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST /api/change with the session cookie and CSRF: %d", resp.StatusCode)
+	}
+	for name, h := range map[string]string{"no header": "", "Basic": "Basic " + token, "bare": token, "unknown": "Bearer fdls_unknown"} {
+		req, _ := http.NewRequest(http.MethodGet, app.srv.URL+"/api/me", nil)
+		if h != "" {
+			req.Header.Set("Authorization", h)
+		}
+		resp, _ := newBrowser(t).do(req)
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: %d, WWW-Authenticate %q", name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+
+	// Last use is recorded; the store holds a hash, never the token.
+	ctx := context.Background()
+	rec, err := app.db.APITokenByHash(ctx, hashID(token))
+	if err != nil || rec.Name != "laptop" || rec.LastUsedAt.IsZero() || rec.Hash == token {
+		t.Fatalf("stored token: %+v, %v", rec, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(app.dir, "*"))
+	for _, f := range files {
+		if data, _ := os.ReadFile(f); bytes.Contains(data, []byte(token)) || bytes.Contains(data, []byte(token[5:])) {
+			t.Errorf("%s holds the token in clear", f)
+		}
+	}
+
+	// Another user can neither see nor revoke it.
+	other, err := app.db.UpsertUser(ctx, "https://other.example", "someone", "Someone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	octx := WithUser(ctx, &User{ID: other.ID, Mode: ModeOIDC})
+	if list, _ := app.m.APITokens(octx); len(list) != 0 {
+		t.Errorf("another user lists %d tokens", len(list))
+	}
+	if err := app.m.RevokeAPIToken(octx, rec.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another user revoked it: %v", err)
+	}
+
+	// Expiry: refused the moment it passes, saying so.
+	app.clock.Add(30*24*time.Hour + time.Second)
+	if resp, body := bearer(t, http.MethodGet, app.srv.URL+"/api/me", token); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "expired") {
+		t.Errorf("an expired token: %d %q", resp.StatusCode, body)
+	}
+
+	// Revocation: refused at once.
+	uctx := WithUser(ctx, &User{ID: rec.UserID, Mode: ModeOIDC})
+	fresh, frec, err := app.m.CreateAPIToken(uctx, "ci", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := bearer(t, http.MethodGet, app.srv.URL+"/api/me", fresh); resp.StatusCode != 200 {
+		t.Fatalf("a fresh token: %d", resp.StatusCode)
+	}
+	if err := app.m.RevokeAPIToken(uctx, frec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := bearer(t, http.MethodGet, app.srv.URL+"/api/me", fresh); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "revoked") {
+		t.Errorf("a revoked token: %d %q", resp.StatusCode, body)
+	}
+
+	// A token of the single local user does not open a server with a
+	// login (nor the other way round).
+	local, err := app.db.UpsertUser(ctx, "local", "local", "Local user", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ltok, _, err := app.m.CreateAPIToken(WithUser(ctx, &User{ID: local.ID, Mode: ModeLocal}), "local", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := bearer(t, http.MethodGet, app.srv.URL+"/api/me", ltok); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a local-mode token on a server with a login: %d", resp.StatusCode)
+	}
+}
+
+// TestAPITokensInLocalMode: in single-user mode a token opens the API
+// without the start token's cookie, and the cookie does not open it.
+func TestAPITokensInLocalMode(t *testing.T) {
+	const start = "0123456789abcdef0123456789abcdef"
+	app := newTestApp(t, func(c *Config) {
+		c.LocalUser = &User{ID: 1, Name: "Local user", Mode: ModeLocal}
+		c.LocalToken = start
+	})
+	ctx := context.Background()
+	u, err := app.db.UpsertUser(ctx, "local", "local", "Local user", "")
+	if err != nil || u.ID != 1 {
+		t.Fatalf("local user: %+v %v", u, err)
+	}
+	b := newBrowser(t)
+	b.get(app.srv.URL + "/?token=" + start)
+	if resp, _ := b.get(app.srv.URL + "/me"); resp.StatusCode != 200 {
+		t.Fatalf("unlocked browser: %d", resp.StatusCode)
+	}
+	if resp, _ := b.get(app.srv.URL + "/api/me"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/api/ with the start cookie: %d", resp.StatusCode)
+	}
+	tok, _, err := app.m.CreateAPIToken(WithUser(ctx, &User{ID: 1, Mode: ModeLocal}), "cli", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := bearer(t, http.MethodGet, app.srv.URL+"/api/me", tok); resp.StatusCode != 200 || body != "Local user|local" {
+		t.Errorf("/api/ with the token: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := bearer(t, http.MethodGet, app.srv.URL+"/me", tok); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a page with only the token: %d", resp.StatusCode)
+	}
+}
