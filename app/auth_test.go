@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -129,6 +130,32 @@ func TestFailedCallbacksDoNotLogCodeOrState(t *testing.T) {
 	}
 }
 
+// TestLocalModeRefusalSaysWhatToDo: a browser without the start token
+// gets a page that says to open the printed start link, not a "Log in"
+// button (single-user mode has no login); a program gets the same
+// sentence as JSON.
+func TestLocalModeRefusalSaysWhatToDo(t *testing.T) {
+	srv, _ := newTestServer(t)
+	req := httptest.NewRequest(http.MethodGet, "/clusters", nil)
+	req.Host = "127.0.0.1"
+	req.Header.Set("Accept", "text/html")
+	rec := httptest.NewRecorder()
+	srv.server.Handler().ServeHTTP(rec, req)
+	page := rec.Body.String()
+	if rec.Code != http.StatusUnauthorized || strings.Contains(page, `data-testid="login-link"`) || strings.Contains(page, `href="/auth/login"`) ||
+		!strings.Contains(page, "Open the start link") || !strings.Contains(page, "/?token=…") || !strings.Contains(page, "local-token") {
+		t.Errorf("locked page: %d\n%s", rec.Code, page)
+	}
+	req = httptest.NewRequest(http.MethodGet, "/clusters", nil)
+	req.Host = "127.0.0.1"
+	req.Header.Set("Accept", "application/json")
+	rec = httptest.NewRecorder()
+	srv.server.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "start it") && !strings.Contains(rec.Body.String(), "printed when it started") {
+		t.Errorf("locked JSON: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
 // TestLocalStartToken: the start token is kept 0600 in the data dir and
 // survives a restart; it is in the log only in the start-up line.
 func TestLocalStartToken(t *testing.T) {
@@ -144,13 +171,23 @@ func TestLocalStartToken(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 || len(token) != 64 {
 		t.Fatalf("token file: %v %v, token of %d characters", fi, err, len(token))
 	}
-	for _, u := range []string{"/?token=" + token, "/?token=wrong", "/services?token=" + token + "&sort=name"} {
+	for _, u := range []string{"/?token=" + token, "/?token=wrong", "/services?token=" + token + "&sort=name",
+		// The token inside another parameter's value, as a pasted or
+		// bounced start URL carries it.
+		"/auth/login?next=/?token=" + token, "/x?next=" + url.QueryEscape("/services?token="+token)} {
 		req := httptest.NewRequest(http.MethodGet, u, nil)
 		req.Host = "127.0.0.1:8080"
 		srv.server.Handler().ServeHTTP(httptest.NewRecorder(), req)
 	}
 	if strings.Contains(logs.String(), token) {
 		t.Errorf("the start token is in the log:\n%s", logs.String())
+	}
+	// The request log still shows which URLs were asked for.
+	for _, want := range []string{`uri="/?token=[redacted]"`, `uri="/services?token=[redacted]&sort=name"`,
+		`uri="/auth/login?next=` + url.QueryEscape("/?token=[redacted]") + `"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the request log has no %s:\n%s", want, logs.String())
+		}
 	}
 	if srv.OpenURL() != srv.URL()+"/?token="+token {
 		t.Errorf("OpenURL = %q", srv.OpenURL())
