@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,7 +20,9 @@ import (
 	"time"
 
 	"github.com/fdlstudio/fdlstudio/app"
+	"github.com/fdlstudio/fdlstudio/backends/backendstest/s3test"
 	deployPkg "github.com/fdlstudio/fdlstudio/backends/deploy"
+	"github.com/fdlstudio/fdlstudio/backends/oscar/oscartest"
 	"github.com/fdlstudio/fdlstudio/fdl"
 	"github.com/fdlstudio/fdlstudio/web"
 )
@@ -292,5 +296,66 @@ func TestDeployThroughAServer(t *testing.T) {
 	// The token was sent on every request above and is in no log line.
 	if l := logs.String(); strings.Contains(l, token) || !strings.Contains(l, "/api/deploy/plan") {
 		t.Errorf("the server log holds the token, or no API request:\n%s", l)
+	}
+}
+
+// TestDeployThroughAServerFailureAndRollback: a workflow over the local
+// cluster and an OSCAR cluster (the spec-checked fake) that answers reads
+// but refuses every change: the local function is applied, the other
+// fails with the cluster's message, exit 1; answering yes to the rollback
+// puts the local cluster back as it was.
+func TestDeployThroughAServerFailureAndRollback(t *testing.T) {
+	o, _ := startServer(t)
+	token := o.makeToken("cli")
+
+	s3 := s3test.Start(t)
+	fake := oscartest.NewServer(t, oscartest.Options{S3Endpoint: s3.Endpoint, S3AccessKey: s3.AccessKey, S3SecretKey: s3.SecretKey})
+	target, _ := url.Parse(fake.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			http.Error(w, "admission webhook denied the request: quota exceeded", http.StatusInternalServerError)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(flaky.Close)
+	if resp, page := o.form("/clusters", url.Values{"name": {"flaky"}, "endpoint": {flaky.URL}, "auth_kind": {"basic"},
+		"username": {"oscar"}, "password": {"oscar-pass"}}); resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/clusters/flaky" {
+		t.Fatalf("register the cluster: %d at %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "two.yaml")
+	os.WriteFile(filepath.Join(dir, "run.sh"), []byte("#!/bin/sh\necho hi\n"), 0o600)
+	os.WriteFile(wf, []byte(`functions:
+  oscar:
+  - local:
+      name: here
+      image: debian:stable-slim
+      memory: 128Mi
+      cpu: '0.5'
+      script: run.sh
+  - flaky:
+      name: there
+      image: debian:stable-slim
+      memory: 128Mi
+      cpu: '0.5'
+      script: run.sh
+`), 0o600)
+	var out bytes.Buffer
+	code := remoteDeploy(context.Background(), remoteOptions{Server: o.base, Token: token, Path: wf,
+		In: strings.NewReader("y\ny\n"), Out: &out})
+	text := out.String()
+	if code != 1 || !strings.Contains(text, "create here on local: done") || !strings.Contains(text, "create there on flaky: failed") ||
+		!strings.Contains(text, "failed: there on flaky:") || !strings.Contains(text, "quota exceeded") ||
+		!strings.Contains(text, "Roll back the functions this apply changed? [y/N]") || !strings.Contains(text, "Rolled back.") {
+		t.Fatalf("exit %d\n%s", code, text)
+	}
+	// Rolled back: the local function is gone again.
+	var again bytes.Buffer
+	if code := remoteDeploy(context.Background(), remoteOptions{Server: o.base, Token: token, Path: wf, Plan: true, Out: &again}); code != 0 ||
+		!strings.Contains(again.String(), "+ create     here on local") {
+		t.Errorf("plan after the rollback: exit %d\n%s", code, again.String())
 	}
 }
