@@ -47,6 +47,7 @@ type APITokenStore interface {
 	TouchAPIToken(ctx context.Context, id int64, at time.Time) error
 	APITokens(ctx context.Context, userID int64) ([]store.APIToken, error)
 	DeleteAPIToken(ctx context.Context, userID, id int64) error
+	DeleteUserAPITokens(ctx context.Context, userID int64) (int64, error)
 }
 
 // IsAPIPath reports whether path is one of the /api/ routes.

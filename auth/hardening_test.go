@@ -160,6 +160,13 @@ func TestVORemovalEndsSessionAtRefresh(t *testing.T) {
 		t.Fatalf("login: %d %q", resp.StatusCode, body)
 	}
 	sid := b.cookie(app.srv.URL, SessionCookie).Value
+	_, me := b.get(app.srv.URL + "/me")
+	apiToken := ""
+	if resp, body := b.postForm(app.srv.URL+"/tokens", url.Values{"name": {"ci"}, "days": {"365"}}, me[strings.Index(me, "csrf=")+5:]); resp.StatusCode == 200 {
+		apiToken = body
+	} else {
+		t.Fatalf("make an API token: %d %q", resp.StatusCode, body)
+	}
 
 	// Still a member: the refresh keeps the session.
 	p.mu.Lock()
@@ -191,6 +198,10 @@ func TestVORemovalEndsSessionAtRefresh(t *testing.T) {
 	}
 	if _, err := app.db.Session(context.Background(), hashID(sid)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("session still stored after the VO removal: %v", err)
+	}
+	// The API tokens the member made end with the membership.
+	if resp, body := bearer(t, http.MethodGet, app.srv.URL+"/api/me", apiToken); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("API token after the VO removal: %d %q", resp.StatusCode, body)
 	}
 	if resp, _ := b.get(app.srv.URL + "/me"); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("/me after the removal: %d", resp.StatusCode)

@@ -712,6 +712,12 @@ func (m *Manager) refresh(ctx context.Context, idHash string) (store.Session, er
 		if err := m.store.DeleteSession(ctx, idHash); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return rec, err
 		}
+		// The user's API tokens end with it: they were made by a member.
+		if n, err := m.store.DeleteUserAPITokens(ctx, rec.UserID); err != nil {
+			return rec, err
+		} else if n > 0 {
+			m.log.Info("API tokens revoked: the user is no longer in an accepted VO", slog.Int64("user", rec.UserID), slog.Int64("tokens", n))
+		}
 		return rec, voErr
 	}
 	if err := m.store.UpdateSessionSecrets(ctx, idHash, sealed, sec.Expiry); err != nil {

@@ -84,3 +84,13 @@ func (s *DB) APITokens(ctx context.Context, userID int64) ([]store.APIToken, err
 func (s *DB) DeleteAPIToken(ctx context.Context, userID, id int64) error {
 	return s.execOne(ctx, "DELETE FROM api_tokens WHERE id = ? AND user_id = ?", id, userID)
 }
+
+// DeleteUserAPITokens revokes every token of userID and reports how many
+// there were.
+func (s *DB) DeleteUserAPITokens(ctx context.Context, userID int64) (int64, error) {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM api_tokens WHERE user_id = ?", userID)
+	if err != nil {
+		return 0, fmt.Errorf("revoking the API tokens of user %d: %w", userID, err)
+	}
+	return res.RowsAffected()
+}
