@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,8 +28,7 @@ type apiTokens interface {
 // to make one.
 func (h *Handler) ShowTokens(c echo.Context) error {
 	props := templates.TokensProps{Days: auth.DefaultAPITokenDays}
-	switch c.QueryParam("revoked") {
-	case "1":
+	if c.QueryParam("revoked") == "1" {
 		props.Notice = "The token was revoked: programs using it are refused from now on."
 	}
 	return h.tokensPage(c, http.StatusOK, props)
@@ -39,11 +39,11 @@ func (h *Handler) ShowTokens(c echo.Context) error {
 // token is not kept: only its fingerprint is.
 func (h *Handler) CreateToken(c echo.Context) error {
 	name := c.FormValue("name")
-	days, err := strconv.Atoi(c.FormValue("days"))
-	if err != nil {
-		days = 0
-	}
+	days, _ := strconv.Atoi(c.FormValue("days"))
 	props := templates.TokensProps{Name: name, Days: days}
+	if !slices.Contains(auth.APITokenLifetimes, days) {
+		props.Days = auth.DefaultAPITokenDays // the form offers a valid choice again
+	}
 	secret, t, err := h.apiTokens.CreateAPIToken(c.Request().Context(), name, days)
 	var ie *auth.InputError
 	switch {
