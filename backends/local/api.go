@@ -564,7 +564,7 @@ func (c *Cluster) handleJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bucket, key, _ := parseS3Event(body)
-	j, err := c.submit(svc.Name, body, bucket, key)
+	j, err := c.submit(svc.Name, body, bucket, key, JobID{})
 	if errors.Is(err, ErrQueueFull) {
 		w.Header().Set("Retry-After", "10")
 		textError(w, http.StatusTooManyRequests, "create job: "+err.Error())
@@ -627,7 +627,7 @@ func (c *Cluster) handleRun(w http.ResponseWriter, r *http.Request) {
 		svc: svc, jobName: jobName(svc.Name), event: body, input: syncInput(body), log: lg, stdout: &stdout,
 	})
 	if err == nil {
-		err = c.upload(ctx, svc, res.outputs, lg)
+		err = c.upload(ctx, svc, "", res.outputs, lg) // a synchronous run is no job: no lineage
 	}
 	lg.Close()
 	if err != nil {

@@ -124,6 +124,7 @@ type Cluster struct {
 	log     *slog.Logger
 	secrets Secrets
 	events  jobEvents // watch.go
+	writers writers   // lineage.go
 
 	services *serviceStore
 	jobs     *jobStore
@@ -586,7 +587,7 @@ func (c *Cluster) QueueStats() (queued int, dropped int64) {
 
 // submit records a Pending job and queues it, unless MaxQueuedJobs jobs
 // already wait (ErrQueueFull).
-func (c *Cluster) submit(svc string, event []byte, bucket, key string) (jobRecord, error) {
+func (c *Cluster) submit(svc string, event []byte, bucket, key string, cause JobID) (jobRecord, error) {
 	c.submitMu.Lock()
 	defer c.submitMu.Unlock()
 	if n := c.queue.len(); n >= c.cfg.MaxQueuedJobs {
@@ -601,6 +602,7 @@ func (c *Cluster) submit(svc string, event []byte, bucket, key string) (jobRecor
 		Event:   string(event),
 		Bucket:  bucket,
 		Key:     key,
+		Cause:   cause,
 	}
 	if err := c.jobs.add(&j); err != nil {
 		return j, err
@@ -691,7 +693,7 @@ func (c *Cluster) runInWorkDir(ctx context.Context, svc *Service, name, event st
 	defer jcancel()
 	res, err := c.execute(jctx, work, runSpec{svc: svc, jobName: name, event: []byte(event), log: lg})
 	if err == nil {
-		err = c.upload(jctx, svc, res.outputs, lg)
+		err = c.upload(jctx, svc, name, res.outputs, lg)
 	}
 	return res.exitCode, err
 }
@@ -822,12 +824,15 @@ func (c *Cluster) handleStorageEvent(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(ev.eventName, "s3:ObjectCreated:") || strings.HasSuffix(ev.key, "/") {
 			continue
 		}
+		// The job that wrote the object, when one did, caused every job
+		// the upload starts.
+		cause, _ := c.writers.take(ObjectRef{Bucket: ev.bucket, Key: ev.key})
 		for _, svc := range c.services.list() {
 			for _, in := range svc.Input {
 				if !parseBucketPath(in.Path).matches(ev.bucket, ev.key) {
 					continue
 				}
-				if _, err := c.submit(svc.Name, ev.body, ev.bucket, ev.key); errors.Is(err, ErrQueueFull) {
+				if _, err := c.submit(svc.Name, ev.body, ev.bucket, ev.key, cause); errors.Is(err, ErrQueueFull) {
 					c.log.Warn("storage event dropped: no job created for the upload", "service", svc.Name, "bucket", ev.bucket, "key", ev.key, "reason", err)
 				} else if err != nil {
 					c.log.Error("create job for upload", "service", svc.Name, "bucket", ev.bucket, "key", ev.key, "err", err)

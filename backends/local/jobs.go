@@ -34,10 +34,14 @@ type jobRecord struct {
 	// Event is the invocation body, handed to the script as EVENT.
 	Event string `json:"event"`
 	// Bucket and Key locate the object that triggered the job, if any.
-	Bucket   string `json:"bucket,omitempty"`
-	Key      string `json:"key,omitempty"`
-	ExitCode *int   `json:"exit_code,omitempty"`
-	Reason   string `json:"reason,omitempty"`
+	Bucket string `json:"bucket,omitempty"`
+	Key    string `json:"key,omitempty"`
+	// Outputs are the objects the job uploaded; Cause the job that wrote
+	// the object that started it (lineage.go).
+	Outputs  []ObjectRef `json:"outputs,omitempty"`
+	Cause    JobID       `json:"cause,omitzero"`
+	ExitCode *int        `json:"exit_code,omitempty"`
+	Reason   string      `json:"reason,omitempty"`
 }
 
 func (j *jobRecord) finished() bool {

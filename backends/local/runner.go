@@ -304,14 +304,17 @@ func passes(name string, out StorageIOConfig) bool {
 	return ok(out.Prefix, strings.HasPrefix) && ok(out.Suffix, strings.HasSuffix)
 }
 
-// upload sends every output file to each output whose filters it passes.
-func (c *Cluster) upload(ctx context.Context, svc *Service, files []outputFile, lg *logWriter) error {
+// upload sends every output file to each output whose filters it passes,
+// recording on job (unless "") what it wrote to the cluster's own storage.
+func (c *Cluster) upload(ctx context.Context, svc *Service, job string, files []outputFile, lg *logWriter) error {
+	id := JobID{Service: svc.Name, Job: job}
 	for _, out := range svc.Output {
 		client := c.store
-		_, id := providerID(out.StorageProvider)
-		if id != "default" {
+		_, pid := providerID(out.StorageProvider)
+		own := pid == "default" && job != ""
+		if pid != "default" {
 			var err error
-			client, err = providerClient(svc.StorageProviders.MinIO[id])
+			client, err = providerClient(svc.StorageProviders.MinIO[pid])
 			if err != nil {
 				return fmt.Errorf("output %s: %w", out.StorageProvider, err)
 			}
@@ -323,8 +326,18 @@ func (c *Cluster) upload(ctx context.Context, svc *Service, files []outputFile, 
 			}
 			key := bp.key(f.rel)
 			lg.Printf("Uploading file '%s' to bucket '%s' with key '%s'", f.rel, bp.Bucket, key)
+			obj := ObjectRef{Bucket: bp.Bucket, Key: key}
+			if own {
+				c.writers.put(obj, id)
+			}
 			if _, err := client.FPutObject(ctx, bp.Bucket, key, f.abs, minio.PutObjectOptions{}); err != nil {
+				c.writers.forget(obj, id)
 				return fmt.Errorf("upload %s to %s/%s: %w", f.rel, bp.Bucket, key, err)
+			}
+			if own {
+				if err := c.jobs.update(svc.Name, job, func(j *jobRecord) { j.Outputs = append(j.Outputs, obj) }); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("record output %s/%s: %w", bp.Bucket, key, err)
+				}
 			}
 		}
 	}
