@@ -22,6 +22,7 @@ package backends
 import (
 	"context"
 	"io"
+	"regexp"
 	"time"
 )
 
@@ -375,4 +376,20 @@ func LogFrom(text string, offset int64) (string, int64) {
 		return "", end
 	}
 	return text[offset:], end
+}
+
+// inputLine is how OSCAR's supervisor (and the local cluster) log the
+// object a job was started for. The key runs to the last quote of the
+// line, so keys with quotes in them are read whole.
+var inputLine = regexp.MustCompile(`(?m)Downloading item from bucket '([^']+)' with key '(.+)'\s*$`)
+
+// JobInput finds, in a job's log, the bucket and key of the object whose
+// upload started it: the one reading of that line, for re-runs and for
+// following runs on clusters that do not record causality.
+func JobInput(log string) (bucket, key string, ok bool) {
+	m := inputLine.FindStringSubmatch(log)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"regexp"
 
 	"github.com/fdlstudio/fdlstudio/backends"
 )
@@ -121,20 +120,9 @@ func isBase64(b []byte) bool {
 	return true
 }
 
-// inputLine is how OSCAR's supervisor (and the local cluster) log the
-// object a job was started for. The key runs to the last quote of the
-// line, so keys with quotes in them are read whole.
-var inputLine = regexp.MustCompile(`(?m)Downloading item from bucket '([^']+)' with key '(.+)'\s*$`)
-
 // jobInput finds, in a job's log, the bucket and key of the object whose
-// upload started it.
-func jobInput(log string) (bucket, key string, ok bool) {
-	m := inputLine.FindStringSubmatch(log)
-	if m == nil {
-		return "", "", false
-	}
-	return m[1], m[2], true
-}
+// upload started it (backends.JobInput).
+func jobInput(log string) (bucket, key string, ok bool) { return backends.JobInput(log) }
 
 // storageEvent builds the MinIO notification a job receives when key is
 // uploaded to bucket, the event OSCAR's jobs parse.
