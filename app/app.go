@@ -177,6 +177,7 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			LiveMaxAge:     cfg.LiveMaxAge,
 			APITokens:      a.auth,
 			Deployments:    a.db.Deployments(a.sealer),
+			Traces:         a.localTraces,
 		},
 		Auth:          a.auth,
 		LocalUser:     a.localUser,

@@ -85,6 +85,10 @@ type Deps struct {
 	// Deployments keeps deployment records, apply journals and each
 	// workflow's cluster mapping, for the deploy engine.
 	Deployments deployRecords
+	// Traces is the causality a cluster records of its jobs (the local
+	// cluster), to follow runs exactly (nil: runs are followed by object
+	// key everywhere).
+	Traces JobTracer
 }
 
 // Handler serves the pages and fragments of FDL Studio.
@@ -112,6 +116,8 @@ type Handler struct {
 	// deploy is the handlers' deploy engine (api_deploy.go).
 	deploy        *deploy.Engine
 	deployRecords deployRecords
+	traces        JobTracer
+	inputs        inputCache
 }
 
 // backendRegistry builds the backend of a cluster registration, acting
@@ -146,7 +152,7 @@ func New(d Deps) *Handler {
 		backends: d.Backends, transfers: newTransferLimits(d.Limits), sealer: sealer, workflows: d.Workflows,
 		live: d.Live, tokens: d.SessionTokens, publicURL: d.PublicURL, sockets: d.OpenSockets,
 		jobLogs: d.JobLogs, awsWays: d.AWSWays, apiTokens: d.APITokens, liveMaxAge: cmp.Or(d.LiveMaxAge, 10*time.Minute),
-		deployRecords: d.Deployments,
+		deployRecords: d.Deployments, traces: d.Traces,
 	}
 	var journal deploy.Journal
 	if d.Deployments != nil {

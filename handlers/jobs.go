@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/watch"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
@@ -59,7 +60,7 @@ func (h *Handler) ShowJobs(c echo.Context) error {
 		return err
 	}
 	p.NextPage, p.Remaining = list.NextPage, list.Remaining
-	for _, j := range jobRows(list.Jobs, 0) {
+	for _, j := range withInputs(jobRows(list.Jobs, 0), h.knownInputs(cl.Name, name)()) {
 		if p.Status == "" || j.Status == p.Status {
 			p.Jobs = append(p.Jobs, j)
 		}
@@ -394,21 +395,95 @@ func (h *Handler) ShowRecentJobs(c echo.Context) error {
 					fail(err)
 					return
 				}
+				rows := h.serviceJobs(cs.cluster.Name, s.Name, list.Jobs)
 				mu.Lock()
 				defer mu.Unlock()
-				for _, j := range jobRows(list.Jobs, 0) {
-					if p.Status == "" || j.Status == p.Status {
-						p.Jobs = append(p.Jobs, templates.ServiceJob{Cluster: cs.cluster.Name, Service: s.Name, JobRow: j})
-					}
-				}
+				p.Jobs = append(p.Jobs, rows...)
 			}()
 		}
 	}
 	wg.Wait()
-	slices.SortStableFunc(p.Jobs, func(a, b templates.ServiceJob) int { return b.Created.Compare(a.Created) })
-	if len(p.Jobs) > maxRecentJobs {
-		p.Jobs = p.Jobs[:maxRecentJobs]
-	}
+	p.Jobs = recentJobs(p.Jobs, p.Status)
 	slices.Sort(p.Failures)
 	return Render(c, http.StatusOK, templates.RecentJobsPage(p))
+}
+
+// serviceJobs are the rows of one service's jobs on the Jobs page.
+func (h *Handler) serviceJobs(cluster, service string, jobs []backends.Job) []templates.ServiceJob {
+	rows := withInputs(jobRows(jobs, 0), h.knownInputs(cluster, service)())
+	out := make([]templates.ServiceJob, len(rows))
+	for i, j := range rows {
+		out[i] = templates.ServiceJob{Cluster: cluster, Service: service, JobRow: j}
+	}
+	return out
+}
+
+// recentJobs keeps the jobs in status ("" for any), newest first, at most
+// maxRecentJobs.
+func recentJobs(jobs []templates.ServiceJob, status string) []templates.ServiceJob {
+	jobs = slices.DeleteFunc(jobs, func(j templates.ServiceJob) bool { return status != "" && j.Status != status })
+	slices.SortStableFunc(jobs, func(a, b templates.ServiceJob) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	if len(jobs) > maxRecentJobs {
+		jobs = jobs[:maxRecentJobs]
+	}
+	return jobs
+}
+
+// maxLiveServices bounds the services the Jobs page follows live.
+const maxLiveServices = 100
+
+// LiveRecentJobs handles "GET /jobs/live": the WebSocket of the Jobs
+// page (?status= as the page's filter). It follows the job list of every
+// service of the user's clusters and sends the table again when it
+// changes.
+func (h *Handler) LiveRecentJobs(c echo.Context) error {
+	u, err := h.liveRequest(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	lctx, cancel := context.WithTimeout(ctx, clusterTimeout)
+	all, err := h.listAllServices(lctx, u)
+	cancel()
+	if err != nil {
+		return err
+	}
+	f, err := h.newMultiFeed(ctx, u)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	var funcs []watch.Func
+	for _, cs := range all {
+		for _, s := range cs.services {
+			if cs.err == nil && len(funcs) < maxLiveServices {
+				funcs = append(funcs, watch.Func{Cluster: cs.cluster.Name, Service: s.Name})
+			}
+		}
+	}
+	for _, fn := range funcs {
+		if err := f.subscribe(watch.JobRef{Func: fn}); err != nil {
+			return err
+		}
+	}
+	status := c.QueryParam("status")
+	f.render = func(ctx context.Context, f *multiFeed) ([]liveFragment, error) {
+		var rows []templates.ServiceJob
+		for _, fn := range funcs {
+			rows = append(rows, h.serviceJobs(fn.Cluster, fn.Service, f.list(fn))...)
+		}
+		return []liveFragment{{"recent-jobs", templates.RecentJobsTable(recentJobs(rows, status))}}, nil
+	}
+	conn, closeConn, ok := h.upgradeLive(c)
+	if !ok {
+		return nil
+	}
+	defer closeConn()
+	h.runLive(ctx, conn, f)
+	return nil
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -95,22 +96,11 @@ func (h *Handler) LiveJobs(c echo.Context) error { return h.serveLive(c, "") }
 func (h *Handler) LiveJobLog(c echo.Context) error { return h.serveLive(c, c.Param("job")) }
 
 func (h *Handler) serveLive(c echo.Context, job string) error {
-	if h.live == nil {
-		return userError(http.StatusNotImplemented, "Live updates are not enabled on this server.", nil)
-	}
-	// The session middleware has run: an anonymous request never gets
-	// here, but check anyway before anything else.
-	u, err := currentUser(c)
+	u, err := h.liveRequest(c)
 	if err != nil {
 		return err
 	}
 	r := c.Request()
-	if !websocket.IsWebSocketUpgrade(r) {
-		return userError(http.StatusBadRequest, "This address is a WebSocket for live updates; open the page instead.", nil)
-	}
-	if !auth.CheckOrigin(r, h.publicURL) {
-		return userError(http.StatusForbidden, "Live updates are only served to pages of this site (the Origin header does not match).", nil)
-	}
 	after, err := watch.ParseCursor(c.QueryParam("after"))
 	if err != nil {
 		return userError(http.StatusBadRequest, "The after parameter: "+err.Error(), nil)
@@ -126,30 +116,113 @@ func (h *Handler) serveLive(c echo.Context, job string) error {
 	resolve := func(context.Context) (backends.Jobs, error) { return b, nil }
 	key := watch.Key{Scope: strconv.FormatInt(u.ID, 10), Cluster: cl.Name, Service: c.Param("name")}
 
-	conn, err := liveUpgrader.Upgrade(c.Response(), r, nil)
-	if err != nil {
-		return nil // the upgrader has answered the handshake
+	conn, closeConn, ok := h.upgradeLive(c)
+	if !ok {
+		return nil
 	}
-	defer conn.Close()
+	defer closeConn()
 	sub, err := h.live.Subscribe(key, job, resolve, after)
 	if err != nil {
-		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "live updates are shutting down"), time.Now().Add(time.Second))
+		refuseLive(conn)
 		return nil
 	}
 	defer sub.Close()
+	v := &liveView{cluster: cl, service: key.Service, job: job, status: c.QueryParam("status"),
+		csrf: auth.CSRFToken(r.Context()), jobs: map[string]backends.Job{}, inputs: h.knownInputs(cl.Name, key.Service)}
+	h.runLive(r.Context(), conn, &subFeed{sub: sub, v: v, first: true})
+	return nil
+}
+
+// liveRequest checks a request for a live WebSocket before anything is
+// read for it: live updates are on, a user is logged in, the request is
+// a WebSocket handshake from a page of this site.
+func (h *Handler) liveRequest(c echo.Context) (*auth.User, error) {
+	if h.live == nil {
+		return nil, userError(http.StatusNotImplemented, "Live updates are not enabled on this server.", nil)
+	}
+	// The session middleware has run: an anonymous request never gets
+	// here, but check anyway before anything else.
+	u, err := currentUser(c)
+	if err != nil {
+		return nil, err
+	}
+	r := c.Request()
+	if !websocket.IsWebSocketUpgrade(r) {
+		return nil, userError(http.StatusBadRequest, "This address is a WebSocket for live updates; open the page instead.", nil)
+	}
+	if !auth.CheckOrigin(r, h.publicURL) {
+		return nil, userError(http.StatusForbidden, "Live updates are only served to pages of this site (the Origin header does not match).", nil)
+	}
+	return u, nil
+}
+
+// upgradeLive completes the handshake and counts the socket until the
+// returned func closes it; ok false when the upgrader has answered with
+// an error.
+func (h *Handler) upgradeLive(c echo.Context) (*websocket.Conn, func(), bool) {
+	conn, err := liveUpgrader.Upgrade(c.Response(), c.Request(), nil)
+	if err != nil {
+		return nil, nil, false // the upgrader has answered the handshake
+	}
 	if h.sockets != nil {
 		h.sockets.Inc()
-		defer h.sockets.Dec()
 	}
-	v := &liveView{cluster: cl, service: key.Service, job: job, status: c.QueryParam("status"),
-		csrf: auth.CSRFToken(r.Context()), jobs: map[string]backends.Job{}}
-	h.runLive(r.Context(), conn, sub, v)
-	return nil
+	return conn, func() {
+		if h.sockets != nil {
+			h.sockets.Dec()
+		}
+		conn.Close()
+	}, true
+}
+
+// refuseLive closes a socket the hub cannot serve (it is shutting down).
+func refuseLive(conn *websocket.Conn) {
+	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "live updates are shutting down"), time.Now().Add(time.Second))
+}
+
+// liveFeed is what a live connection sends: a stream's events turned
+// into messages (subFeed), or the state of several streams rendered
+// whole (multiFeed, for the runs and all-jobs pages).
+type liveFeed interface {
+	// C is signalled when next may have something.
+	C() <-chan struct{}
+	// Ended is closed when the hub stops.
+	Ended() <-chan struct{}
+	// next returns the message to send, nil for none; errTooSlow when
+	// the client keeps falling behind.
+	next(ctx context.Context) (*LiveMessage, error)
+}
+
+var errTooSlow = errors.New("live: the client is too slow")
+
+// subFeed is one stream of the hub, rendered by a liveView.
+type subFeed struct {
+	sub    *watch.Sub
+	v      *liveView
+	behind int
+	first  bool
+}
+
+func (f *subFeed) C() <-chan struct{}     { return f.sub.C() }
+func (f *subFeed) Ended() <-chan struct{} { return f.sub.Ended() }
+
+func (f *subFeed) next(ctx context.Context) (*LiveMessage, error) {
+	evs := f.sub.Next(liveBatch)
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	if evs[0].Kind == watch.Snapshot && !f.first {
+		if f.behind++; f.behind > liveMaxBehind {
+			return nil, errTooSlow
+		}
+	}
+	f.first = false
+	return f.v.message(ctx, evs)
 }
 
 // runLive is the connection's writer; a reader goroutine answers pings
 // and notices the client leaving.
-func (h *Handler) runLive(ctx context.Context, conn *websocket.Conn, sub *watch.Sub, v *liveView) {
+func (h *Handler) runLive(ctx context.Context, conn *websocket.Conn, feed liveFeed) {
 	conn.SetReadLimit(liveReadLimit)
 	conn.SetReadDeadline(time.Now().Add(livePongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(livePongWait)) })
@@ -168,12 +241,11 @@ func (h *Handler) runLive(ctx context.Context, conn *websocket.Conn, sub *watch.
 	// the session middleware checks it again.
 	expire := time.NewTimer(h.liveMaxAge)
 	defer expire.Stop()
-	behind, first := 0, true
 	for {
 		select {
 		case <-gone:
 			return
-		case <-sub.Ended():
+		case <-feed.Ended():
 			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 			return
 		case <-expire.C:
@@ -183,22 +255,18 @@ func (h *Handler) runLive(ctx context.Context, conn *websocket.Conn, sub *watch.
 			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(liveWriteWait)); err != nil {
 				return
 			}
-		case <-sub.C():
-			evs := sub.Next(liveBatch)
-			if len(evs) == 0 {
-				continue
+		case <-feed.C():
+			msg, err := feed.next(ctx)
+			if errors.Is(err, errTooSlow) {
+				conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "too slow"), time.Now().Add(time.Second))
+				return
 			}
-			if evs[0].Kind == watch.Snapshot && !first {
-				if behind++; behind > liveMaxBehind {
-					conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "too slow"), time.Now().Add(time.Second))
-					return
-				}
-			}
-			first = false
-			msg, err := v.message(ctx, evs)
 			if err != nil {
 				h.log.Error("live: rendering an update", "err", err)
 				return
+			}
+			if msg == nil {
+				continue
 			}
 			conn.SetWriteDeadline(time.Now().Add(liveWriteWait))
 			if err := conn.WriteJSON(msg); err != nil {
@@ -217,6 +285,8 @@ type liveView struct {
 	csrf    string
 	jobs    map[string]backends.Job // a jobs page's rows
 	failed  string
+	// inputs are the input objects known of the service's jobs.
+	inputs func() map[string]string
 }
 
 // message turns a batch of events into one message: coalesced, so that
@@ -306,7 +376,11 @@ func (v *liveView) rows() []templates.JobRow {
 	}
 	slices.SortFunc(all, func(a, b backends.Job) int { return strings.Compare(a.Name, b.Name) })
 	var rows []templates.JobRow
-	for _, r := range jobRows(all, 0) {
+	var known map[string]string
+	if v.inputs != nil {
+		known = v.inputs()
+	}
+	for _, r := range withInputs(jobRows(all, 0), known) {
 		if v.status == "" || r.Status == v.status {
 			rows = append(rows, r)
 		}

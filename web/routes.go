@@ -43,6 +43,7 @@ func (s *Server) routes(h *handlers.Handler) []route {
 
 		// Services, their jobs and logs.
 		{http.MethodGet, "/jobs", h.ShowRecentJobs},
+		{http.MethodGet, "/jobs/live", h.LiveRecentJobs},
 		{http.MethodGet, "/services", h.ShowServices},
 		{http.MethodGet, "/services/:cluster/:name", h.ShowService},
 		{http.MethodGet, "/services/:cluster/:name/last-job", h.ShowLastJob},
@@ -82,6 +83,11 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		{http.MethodGet, "/workflows/:id/versions/:v", h.ShowWorkflowVersion},
 		{http.MethodPost, "/workflows/:id/versions/:v/restore", h.RestoreWorkflowVersion},
 		{http.MethodPost, "/workflows/:id/delete", h.DeleteWorkflow},
+		// A workflow's runs, with live updates (WebSockets).
+		{http.MethodGet, "/workflows/:id/runs", h.ShowRuns},
+		{http.MethodGet, "/workflows/:id/runs/live", h.LiveRuns},
+		{http.MethodGet, "/workflows/:id/runs/:run", h.ShowRun},
+		{http.MethodGet, "/workflows/:id/runs/:run/live", h.LiveRun},
 
 		// Sample workflows.
 		{http.MethodPost, "/samples/:name/deploy", h.DeploySample},

@@ -4,6 +4,10 @@
 // with their numbers. After a dropped connection the page reconnects with
 // backoff, sending the cursor of the last message so that it gets exactly
 // what it missed. Without JavaScript the pages work as before (reload).
+// Elements with data-notify-key are jobs and runs: when one that was not
+// finished comes back finished (data-notify-done), the browser shows a
+// notification, if the reader turned them on with the page's button (the
+// permission is only asked on that click).
 (function () {
   "use strict";
   var state = document.querySelector("[data-live]");
@@ -88,6 +92,71 @@
     }
   }
 
+  // Notifications: finished[key] is set for every job or run seen
+  // finished, so each is announced once, and never one that had finished
+  // before the page was opened.
+  var notifyButton = document.getElementById("notify-toggle");
+  var finished = {};
+  var notifyKey = "fdlstudio-notify";
+
+  function notifying() {
+    return "Notification" in window && Notification.permission === "granted" &&
+      window.localStorage.getItem(notifyKey) === "on";
+  }
+
+  function showNotifyButton() {
+    if (!notifyButton) {
+      return;
+    }
+    var on = notifying();
+    notifyButton.setAttribute("aria-pressed", on ? "true" : "false");
+    notifyButton.textContent = on ? "Notifications on: turn off" :
+      (window.Notification && Notification.permission === "denied" ? "Notifications are blocked by the browser" : "Notify me when jobs and runs finish");
+    notifyButton.disabled = !on && window.Notification && Notification.permission === "denied";
+  }
+
+  function noteFinished(root, announce) {
+    var els = [];
+    if (root.hasAttribute && root.hasAttribute("data-notify-key")) {
+      els.push(root);
+    }
+    var found = root.querySelectorAll("[data-notify-key]");
+    for (var i = 0; i < found.length; i++) {
+      els.push(found[i]);
+    }
+    els.forEach(function (el) {
+      var key = el.getAttribute("data-notify-key");
+      if (el.getAttribute("data-notify-done") !== "true" || finished[key]) {
+        return;
+      }
+      finished[key] = true;
+      if (announce && notifying()) {
+        try {
+          new Notification("FDL Studio", { body: el.getAttribute("data-notify") || key, tag: key });
+        } catch (e) {
+          // Some browsers only notify from a service worker: nothing to do.
+        }
+      }
+    });
+  }
+
+  if (notifyButton && "Notification" in window) {
+    notifyButton.hidden = false;
+    showNotifyButton();
+    notifyButton.addEventListener("click", function () {
+      if (notifying()) {
+        window.localStorage.setItem(notifyKey, "off");
+        showNotifyButton();
+        return;
+      }
+      Notification.requestPermission().then(function (p) {
+        window.localStorage.setItem(notifyKey, p === "granted" ? "on" : "off");
+        showNotifyButton();
+      });
+    });
+  }
+  noteFinished(document, false);
+
   function swap(s) {
     var el = document.getElementById(s.id);
     if (!el) {
@@ -98,6 +167,7 @@
     var node = t.content.firstElementChild;
     if (node) {
       el.replaceWith(node);
+      noteFinished(node, true);
     }
   }
 
