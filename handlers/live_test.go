@@ -163,6 +163,8 @@ func newLiveFixtureWith(t testing.TB, o watch.Options) *liveFixture {
 		Live:        hub,
 		OpenSockets: g,
 		JobLogs:     db,
+		Workflows:   db.Workflows(),
+		Deployments: db.Deployments(processSealer()),
 	})
 	e := echo.New()
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
@@ -188,6 +190,10 @@ func newLiveFixtureWith(t testing.TB, o watch.Options) *liveFixture {
 	e.GET("/services/:cluster/:name/jobs/:job", h.ShowJobLog)
 	e.GET("/services/:cluster/:name/jobs/:job/log", h.DownloadJobLog)
 	e.POST("/services/:cluster/:name/jobs/:job/delete", h.DeleteJob)
+	e.GET("/workflows/:id/runs", h.ShowRuns)
+	e.GET("/workflows/:id/runs/live", h.LiveRuns)
+	e.GET("/workflows/:id/runs/:run", h.ShowRun)
+	e.GET("/workflows/:id/runs/:run/live", h.LiveRun)
 	srv := httptest.NewUnstartedServer(e)
 	ln := &connListener{Listener: srv.Listener}
 	srv.Listener = ln
