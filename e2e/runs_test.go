@@ -222,6 +222,21 @@ func TestAllJobsPageIsLive(t *testing.T) {
 	tab.Visit(app.URL+"/jobs", "jobs-empty")
 	waitLive(t, tab, "the live connection", `document.querySelector('[data-testid="live-state"]').dataset.state === "live"`, 10*time.Second)
 	Eval[bool](tab, noteStates)
+	// Notifications, opted into with the page's button: the browser's
+	// Notification is replaced by one that records what it is asked to
+	// show (headless Chromium shows none).
+	Eval[bool](tab, `(() => {
+  window.__notes = [];
+  window.__asked = 0;
+  window.Notification = class {
+    constructor(title, o) { window.__notes.push(o.body); }
+    static get permission() { return window.__asked ? "granted" : "default"; }
+    static requestPermission() { window.__asked++; return Promise.resolve("granted"); }
+  };
+  return true;
+})()`)
+	tab.Do(chromedp.Click(chromedp.CSS(`[data-testid="notify-toggle"]`)))
+	waitLive(t, tab, "notifications to be on", `document.querySelector('[data-testid="notify-toggle"]').getAttribute("aria-pressed") === "true"`, 5*time.Second)
 	text := "one two two\n"
 	if _, err := localS3(t, app).PutObject(context.Background(), "wordcount", "in/jobs.txt", strings.NewReader(text), int64(len(text)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
@@ -233,6 +248,14 @@ func TestAllJobsPageIsLive(t *testing.T) {
 	inputs := Eval[[]string](tab, `[...document.querySelectorAll('[data-testid="recent-jobs-table"] tbody tr td:nth-child(2)')].map(td => td.textContent.trim()).sort()`)
 	if strings.Join(inputs, ",") != "wordcount/counts/jobs.counts,wordcount/in/jobs.txt" {
 		t.Errorf("inputs on the Jobs page = %q", inputs)
+	}
+	waitLive(t, tab, "a notification per finished job", `window.__notes.length === 2`, 5*time.Second)
+	notes := Eval[[]string](tab, `window.__notes.slice().sort()`)
+	if !strings.HasPrefix(notes[0], "Job wc-count-") || !strings.HasSuffix(notes[0], " of wc-count succeeded") || !strings.HasSuffix(notes[1], " of wc-top10 succeeded") {
+		t.Errorf("notifications = %q", notes)
+	}
+	if n := Eval[int](tab, `window.__asked`); n != 1 {
+		t.Errorf("permission asked %d times, want once (on the click)", n)
 	}
 	tab.Screenshot("jobs-live")
 	if p := tab.Problems(); len(p) > 0 {

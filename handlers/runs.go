@@ -544,13 +544,17 @@ func (h *Handler) serveRunsLive(c echo.Context, run string) error {
 		}
 	}
 	f.render = func(ctx context.Context, f *multiFeed) ([]liveFragment, error) {
+		// Reading logs for inputs is bounded: the connection's writer
+		// waits for it.
+		rctx, cancel := context.WithTimeout(ctx, clusterTimeout)
+		defer cancel()
 		var jobs []watch.Traced
 		for _, st := range m.stages {
 			res, err := f.resolve(ctx, st.Cluster)
 			if err != nil {
 				continue
 			}
-			jobs = append(jobs, h.traced(ctx, res, st.Func, f.list(st.Func))...)
+			jobs = append(jobs, h.traced(rctx, res, st.Func, f.list(st.Func))...)
 		}
 		now := time.Now()
 		if run == "" {
