@@ -36,12 +36,6 @@ import (
 // cluster that records none; its runs are then followed by object key.
 type JobTracer func(cluster, service string) (traces map[string]watch.Traced, ok bool)
 
-// deploymentRecords lists a workflow's deployments, newest first
-// (store/sqlite's Deployments).
-type deploymentRecords interface {
-	List(ctx context.Context, ownerID int64, workflow string) ([]store.Deployment, error)
-}
-
 // maxLogReads bounds the logs one rendering reads to find jobs' inputs
 // on clusters that do not record them; the rest are read next time.
 const maxLogReads = 20

@@ -138,36 +138,3 @@ func (h *Handler) sampleWorkflow(ctx context.Context, owner int64, name string, 
 	}
 	return h.workflows.Create(ctx, owner, name, string(doc.Bytes()), string(pj), files)
 }
-
-// fdlServices reads an FDL file from fsys and returns its OSCAR services
-// ready to deploy (deploy.Services: top-level storage providers and
-// clusters merged in, scripts given as paths read from beside the file).
-// The file must validate without errors.
-func fdlServices(fsys fs.FS, file string) ([]*backends.Service, error) {
-	data, err := fs.ReadFile(fsys, file)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := fdl.Parse(file, data)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := fs.Sub(fsys, path.Dir(file))
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range doc.Validate(fdl.ValidateOptions{Scripts: dir, RequireScripts: true}) {
-		if d.Severity == fdl.Error {
-			return nil, fmt.Errorf("%s: %s", file, d.String())
-		}
-	}
-	fns, err := deploy.Services(doc, dir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	out := make([]*backends.Service, len(fns))
-	for i, f := range fns {
-		out[i] = f.Service
-	}
-	return out, nil
-}
