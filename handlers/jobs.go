@@ -173,6 +173,10 @@ func (h *Handler) ShowJobLog(c echo.Context) error {
 		text, p.Archived = arch.Log, true
 		p.Status = &templates.JobRow{Name: job, Status: arch.Status, Created: arch.Created, Started: arch.Started, Finished: arch.Finished}
 	}
+	if bucket, key, ok := backends.JobInput(text); ok {
+		// Job tables show it from now on.
+		h.inputs.put(inputKey(watch.Func{Cluster: cl.Name, Service: service}, job), watch.Object{Bucket: bucket, Key: key})
+	}
 	p.Lines, p.Total = logLines(text, p.Query)
 	if p.Query == "" && len(p.Lines) > templates.MaxLogLines {
 		p.Omitted = len(p.Lines) - templates.MaxLogLines

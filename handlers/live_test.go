@@ -190,6 +190,7 @@ func newLiveFixtureWith(t testing.TB, o watch.Options) *liveFixture {
 	e.GET("/services/:cluster/:name/jobs/:job", h.ShowJobLog)
 	e.GET("/services/:cluster/:name/jobs/:job/log", h.DownloadJobLog)
 	e.POST("/services/:cluster/:name/jobs/:job/delete", h.DeleteJob)
+	e.GET("/services/:cluster/:name/jobs", h.ShowJobs)
 	e.GET("/workflows/:id/runs", h.ShowRuns)
 	e.GET("/workflows/:id/runs/live", h.LiveRuns)
 	e.GET("/workflows/:id/runs/:run", h.ShowRun)

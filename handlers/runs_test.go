@@ -95,6 +95,11 @@ func TestRunsByObjectKey(t *testing.T) {
 		t.Error("t2 is its own run; want it in c2's run")
 	}
 
+	// The inputs read from the logs show in the job tables.
+	if _, jobs := f.get(t, "GET", "/services/mem/count/jobs"); !strings.Contains(jobs, "wc/in/a.txt") || !strings.Contains(jobs, "wc/in/b.txt") {
+		t.Errorf("the jobs table lacks the jobs' inputs:\n%s", jobs)
+	}
+
 	status, page = f.get(t, "GET", fmt.Sprintf("/workflows/%d/runs/c2", id))
 	if status != 200 {
 		t.Fatalf("run page: %d %s", status, page)
