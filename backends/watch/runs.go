@@ -201,6 +201,27 @@ func Correlate(stages []Stage, jobs []Traced, now time.Time) []Run {
 			kept = append(kept, j)
 		}
 	}
+	// Which stage feeds which, and the upstream jobs by what links to
+	// them: the objects they wrote (when known), else their input's name.
+	feed := make([][]bool, len(stages))
+	for a := range stages {
+		feed[a] = make([]bool, len(stages))
+		for b := range stages {
+			feed[a][b] = feeds(stages[a], stages[b])
+		}
+	}
+	byOutput := map[Object][]int{}
+	byStem := map[string][]int{}
+	for k, u := range kept {
+		switch {
+		case u.OutputsKnown:
+			for _, o := range u.Outputs {
+				byOutput[o] = append(byOutput[o], k)
+			}
+		case u.Input != (Object{}):
+			byStem[stem(u.Input.Key)] = append(byStem[stem(u.Input.Key)], k)
+		}
+	}
 	parent := make([]int, len(kept))
 	guessed := make([]bool, len(kept))
 	for i, j := range kept {
@@ -217,19 +238,19 @@ func Correlate(stages []Stage, jobs []Traced, now time.Time) []Run {
 		// By key: the newest upstream job created before this one that
 		// wrote the input, or whose input's name this input's name starts
 		// with.
-		me := stages[byFunc[j.Func]]
+		me := byFunc[j.Func]
+		candidates := slices.Clone(byOutput[j.Input])
+		base := path.Base(j.Input.Key)
+		for n := 1; n <= len(base); n++ {
+			candidates = append(candidates, byStem[base[:n]]...)
+		}
 		best := -1
-		for k, u := range kept {
-			if k == i || !feeds(stages[byFunc[u.Func]], me) || after(u.Job.CreationTime, j.Job.CreationTime) {
+		for _, k := range candidates {
+			u := kept[k]
+			if k == i || !feed[byFunc[u.Func]][me] || after(u.Job.CreationTime, j.Job.CreationTime) {
 				continue
 			}
-			match := false
-			if u.OutputsKnown {
-				match = slices.Contains(u.Outputs, j.Input)
-			} else if u.Input != (Object{}) {
-				match = strings.HasPrefix(path.Base(j.Input.Key), stem(u.Input.Key))
-			}
-			if match && (best < 0 || kept[best].Job.CreationTime.Before(u.Job.CreationTime)) {
+			if best < 0 || kept[best].Job.CreationTime.Before(u.Job.CreationTime) {
 				best = k
 			}
 		}
@@ -241,13 +262,12 @@ func Correlate(stages []Stage, jobs []Traced, now time.Time) []Run {
 	// A cycle in guessed links (impossible in time order, but a bad clock
 	// could make one) is broken by making its members roots.
 	for i := range kept {
-		seen := map[int]bool{}
-		for p := i; p >= 0; p = parent[p] {
-			if seen[p] {
+		steps := 0
+		for p := parent[i]; p >= 0; p = parent[p] {
+			if steps++; steps > len(kept) {
 				parent[i] = -1
 				break
 			}
-			seen[p] = true
 		}
 	}
 	children := make([][]int, len(kept))
@@ -277,7 +297,7 @@ func Correlate(stages []Stage, jobs []Traced, now time.Time) []Run {
 		summarize(&r, stages, now)
 		runs = append(runs, r)
 	}
-	slices.SortStableFunc(runs, func(a, b Run) int {
+	slices.SortFunc(runs, func(a, b Run) int {
 		return cmp.Or(b.Created.Compare(a.Created), strings.Compare(a.ID, b.ID))
 	})
 	return runs

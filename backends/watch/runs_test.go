@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -92,5 +93,38 @@ func TestCorrelateByKey(t *testing.T) {
 	c := Count(jobs)
 	if c[count].Succeeded != 2 || c[top10].Running != 1 || c[top10].Failed != 1 {
 		t.Errorf("counts = %+v", c)
+	}
+}
+
+// BenchmarkCorrelate is one rendering's work for two stages of 500 jobs
+// each, linked by key (the slow path: no recorded causality).
+func BenchmarkCorrelate(b *testing.B) {
+	var jobs []Traced
+	for i := range 500 {
+		name := fmt.Sprintf("f%03d", i)
+		jobs = append(jobs,
+			Traced{Func: count, Job: job("c"+name, backends.JobSucceeded, i, i+1), Input: Object{"wordcount", "in/" + name + ".txt"}},
+			Traced{Func: top10, Job: job("t"+name, backends.JobSucceeded, i+1, i+2), Input: Object{"wordcount", "counts/" + name + ".counts"}})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if runs := Correlate(runStages, jobs, t0); len(runs) != 500 {
+			b.Fatalf("%d runs, want 500", len(runs))
+		}
+	}
+}
+
+// A workflow whose stages feed each other, with jobs of equal creation
+// times (whole seconds), cannot make the correlation loop.
+func TestCorrelateBreaksCycles(t *testing.T) {
+	a, b := Func{"c", "a"}, Func{"c", "b"}
+	stages := []Stage{{Func: a, Inputs: []string{"x/in"}, Outputs: []string{"y/in"}}, {Func: b, Inputs: []string{"y/in"}, Outputs: []string{"x/in"}}}
+	jobs := []Traced{
+		{Func: a, Job: job("a1", backends.JobSucceeded, 0, 1), Input: Object{"x", "in/f.txt"}},
+		{Func: b, Job: job("b1", backends.JobSucceeded, 0, 1), Input: Object{"y", "in/f.txt"}},
+	}
+	runs := Correlate(stages, jobs, t0)
+	if len(runs) != 1 || len(runs[0].Jobs) != 2 {
+		t.Fatalf("runs = %+v, want one run of both jobs", runs)
 	}
 }
