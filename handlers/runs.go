@@ -282,11 +282,11 @@ func (m *monitor) graphView(counts map[watch.Func]watch.Counts, run *watch.Run) 
 		case !deployed:
 			v.Label, v.Undeployed, v.Dim = n.Name, true, true
 		case run != nil:
-			v.Label = n.Name
+			v.Label, v.Href = n.Name, jobsURL(f.Cluster, f.Service)
 			v.State = string(run.StageStatus(f))
 			v.OnPath, v.Dim = v.State != "", v.State == ""
 		default:
-			v.Label = n.Name
+			v.Label, v.Href = n.Name, jobsURL(f.Cluster, f.Service)
 			c := counts[f]
 			v.Counts = &templates.NodeCounts{Pending: c.Pending, Running: c.Running, Succeeded: c.Succeeded, Failed: c.Failed}
 		}
