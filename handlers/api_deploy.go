@@ -85,6 +85,11 @@ func (h *Handler) newDeployEngine(j deploy.Journal) *deploy.Engine {
 // user. A cluster reached with the user's OpenID Connect login cannot be
 // used with an API token, which carries no login token.
 func (h *Handler) deployResolve(ctx context.Context, name string) (backends.Services, error) {
+	// An apply started from a workflow page goes on after its request and
+	// brings its own resolver (deploy.go, withResolver).
+	if f, ok := ctx.Value(resolverKey{}).(deploy.ClusterResolver); ok {
+		return f(ctx, name)
+	}
 	u, ok := auth.UserFrom(ctx)
 	if !ok {
 		return nil, echo.ErrUnauthorized

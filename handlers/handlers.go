@@ -118,6 +118,9 @@ type Handler struct {
 	deployRecords deployRecords
 	traces        JobTracer
 	inputs        inputCache
+	// deploys are the applies and rollbacks the workflow pages follow
+	// (deploy.go).
+	deploys *deployRunner
 }
 
 // backendRegistry builds the backend of a cluster registration, acting
@@ -156,10 +159,23 @@ func New(d Deps) *Handler {
 	}
 	var journal deploy.Journal
 	if d.Deployments != nil {
-		journal = d.Deployments
+		h.deploys = newDeployRunner(d.Deployments)
+		journal = h.deploys.journal
 	}
 	h.deploy = h.newDeployEngine(journal)
+	if h.deploys != nil {
+		h.deploys.engine = h.deploy
+	}
 	return h
+}
+
+// Close stops what the handlers run in the background: the applies and
+// rollbacks under way are cancelled (their journals say where they
+// stopped) and waited for.
+func (h *Handler) Close() {
+	if h.deploys != nil {
+		h.deploys.Close()
+	}
 }
 
 // processSealer seals with a random key that lives as long as the process.

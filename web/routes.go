@@ -88,6 +88,16 @@ func (s *Server) routes(h *handlers.Handler) []route {
 		{http.MethodGet, "/workflows/:id/runs/live", h.LiveRuns},
 		{http.MethodGet, "/workflows/:id/runs/:run", h.ShowRun},
 		{http.MethodGet, "/workflows/:id/runs/:run/live", h.LiveRun},
+		// Deploying a workflow: plan, apply (followed live), rollback,
+		// the deployments with drift, adopting a cluster's version.
+		{http.MethodGet, "/workflows/:id/deploy", h.ShowDeployPlan},
+		{http.MethodPost, "/workflows/:id/deploy", h.ConfirmDeploy},
+		{http.MethodGet, "/workflows/:id/deployments", h.ShowDeployments},
+		{http.MethodGet, "/workflows/:id/deployments/drift", h.ShowDrift},
+		{http.MethodGet, "/workflows/:id/deployments/:dep", h.ShowDeployment},
+		{http.MethodGet, "/workflows/:id/deployments/:dep/live", h.LiveDeployment},
+		{http.MethodPost, "/workflows/:id/deployments/:dep/rollback", h.RollbackDeployment},
+		{http.MethodPost, "/workflows/:id/deployments/:dep/adopt", h.AdoptDrift},
 
 		// Sample workflows.
 		{http.MethodPost, "/samples/:name/deploy", h.DeploySample},
@@ -156,6 +166,8 @@ func (s *Server) buildEcho() {
 	hd.Served = func(p string) bool { return served[p] }
 	hd.OpenSockets = s.metrics.WebSockets
 	s.handlers = handlers.New(hd)
+	// Applies running in the background end with the server.
+	s.closers = append(s.closers, func() error { s.handlers.Close(); return nil })
 	s.login = handlers.NewLogin(s.handlers, s.deps.Auth)
 
 	// Middleware, outermost first. Each step sees the request after the

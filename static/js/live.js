@@ -16,6 +16,9 @@
   }
   var stateText = state.querySelector(".live-text");
   var path = state.getAttribute("data-live");
+  // What the state line says when the stream has ended (a job's log, an
+  // apply); the page may say it in its own words.
+  var endedText = state.getAttribute("data-ended-text") || "The job has ended; its log is complete.";
   var log = document.getElementById("job-log");
   var empty = document.getElementById("log-empty");
   var jump = document.getElementById("jump-latest");
@@ -186,7 +189,7 @@
     if (failure) {
       show("failing", "Live updates: the cluster does not answer (" + failure + "); retrying.");
     } else if (ended) {
-      show("ended", "The job has ended; its log is complete.");
+      show("ended", endedText);
     } else {
       show("live", "Live: updates appear as they happen.");
     }
