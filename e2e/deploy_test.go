@@ -167,6 +167,9 @@ func TestDeployFromComposer(t *testing.T) {
 	if got := tab.Text(`[data-testid="live-state"]`); !strings.Contains(got, "The apply has ended") {
 		t.Errorf("live state at the end = %q", got)
 	}
+	if got := tab.Text(`[data-testid="deploy-count"]`); !strings.HasPrefix(got, "2 of 2 changes finished") {
+		t.Errorf("count at the end = %q", got)
+	}
 	shoot(tab, "apply-done")
 
 	cl := localClient(t, app.DataDir)

@@ -46,14 +46,21 @@ func (h *Handler) deploymentRecord(wf int64, d store.Deployment) templates.Deplo
 		Running: h.deploys.live(d.ID) != nil,
 	}
 	if !d.FinishedAt.IsZero() {
-		v.Finished = d.FinishedAt.UTC().Format("2006-01-02 15:04:05")
+		v.FinishedAt = d.FinishedAt.UTC().Format("2006-01-02 15:04:05")
 	}
 	changed := false
 	for _, f := range d.Functions {
 		v.Functions = append(v.Functions, templates.DeployFunctionRow{
 			Cluster: f.Cluster, FDLCluster: f.FDLCluster, Name: f.Name, Action: f.Action, State: f.State, Message: f.Message,
 		})
-		if f.Action != string(deploy.ActionUnchanged) && (f.State == store.FunctionDone || f.State == store.FunctionStarted) {
+		if f.Action == string(deploy.ActionUnchanged) {
+			continue
+		}
+		v.Changes++
+		if f.State != store.FunctionPlanned && f.State != store.FunctionStarted {
+			v.Finished++
+		}
+		if f.State == store.FunctionDone || f.State == store.FunctionStarted {
 			changed = true
 		}
 	}

@@ -1,0 +1,292 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fdlstudio/fdlstudio/auth"
+	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/memtest"
+	"github.com/fdlstudio/fdlstudio/store"
+	"github.com/fdlstudio/fdlstudio/store/sqlite"
+)
+
+// gatedCluster is an in-memory cluster whose service creations wait for
+// the test to open the gate, so an apply can be caught running.
+type gatedCluster struct {
+	*memtest.Cluster
+	gate chan struct{}
+}
+
+func (g gatedCluster) CreateService(ctx context.Context, s *backends.Service) error {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Cluster.CreateService(ctx, s)
+}
+
+const deployTestFDL = `functions:
+  oscar:
+  - lab:
+      name: first
+      image: img
+      script: |
+        echo one
+      input:
+      - storage_provider: minio.default
+        path: dt/in
+      output:
+      - storage_provider: minio.default
+        path: dt/mid
+  - lab:
+      name: second
+      image: img
+      script: |
+        echo two
+      input:
+      - storage_provider: minio.default
+        path: dt/mid
+`
+
+type deployFixture struct {
+	t    *testing.T
+	e    *echo.Echo
+	mem  *memtest.Cluster
+	gate chan struct{}
+	db   *sqlite.DB
+	user int64 // the request's user id
+}
+
+func newDeployFixture(t *testing.T) *deployFixture {
+	t.Helper()
+	mem := memtest.New("lab")
+	gate := make(chan struct{})
+	reg := backends.NewRegistry()
+	reg.Register("gated", func(context.Context, store.Cluster, backends.Acting) (backends.Backend, error) {
+		return gatedCluster{Cluster: mem, gate: gate}, nil
+	})
+	key := make([]byte, 32)
+	sealer, err := store.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "fdlstudio.db"), sqlite.WithSealer(sealer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &deployFixture{t: t, mem: mem, gate: gate, db: db}
+	for _, sub := range []string{"alice", "bob"} {
+		if _, err := db.UpsertUser(t.Context(), "local", sub, sub, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := New(Deps{
+		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Clusters:       noClusters{},
+		Backends:       reg,
+		SharedClusters: []store.Cluster{{Name: "lab", Kind: "gated", Shared: true}},
+		Workflows:      db.Workflows(),
+		Deployments:    db.Deployments(sealer),
+	})
+	t.Cleanup(h.Close)
+	e := echo.New()
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		var ue *UserError
+		status, _ := backends.HTTPStatus(err)
+		if errors.As(err, &ue) {
+			status = ue.Status
+		}
+		_ = c.String(status, Describe(err))
+	}
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			u := &auth.User{ID: f.user, Name: "Tester", Mode: auth.ModeLocal}
+			c.SetRequest(c.Request().WithContext(auth.WithUser(c.Request().Context(), u)))
+			return next(c)
+		}
+	})
+	e.GET("/workflows/:id/deploy", h.ShowDeployPlan)
+	e.POST("/workflows/:id/deploy", h.ConfirmDeploy)
+	e.GET("/workflows/:id/deployments", h.ShowDeployments)
+	e.GET("/workflows/:id/deployments/:dep", h.ShowDeployment)
+	e.POST("/workflows/:id/deployments/:dep/rollback", h.RollbackDeployment)
+	f.e = e
+	f.user = 1
+	return f
+}
+
+func (f *deployFixture) do(method, target string, form url.Values) *httptest.ResponseRecorder {
+	f.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, target, body)
+	if form != nil {
+		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationForm)
+	}
+	rec := httptest.NewRecorder()
+	f.e.ServeHTTP(rec, req)
+	return rec
+}
+
+var fingerprintRE = regexp.MustCompile(`name="fingerprint" value="([0-9a-f]+)"`)
+
+// waitOutcome polls the deployment's page until it shows outcome.
+func (f *deployFixture) waitOutcome(target, outcome string) string {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body := f.do(http.MethodGet, target, nil).Body.String()
+		if strings.Contains(body, `data-outcome="`+outcome+`"`) {
+			return body
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%s never showed outcome %q:\n%s", target, outcome, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDeployPlanConfirmBusyAndRollback: the plan page lists the creates
+// and needs a confirmation of the plan shown; a second confirmation
+// while the apply runs gets the busy message naming the running
+// deployment; the page shows the journal while it runs and the outcome
+// after; rollback deletes what the apply created. Another user sees
+// none of it.
+func TestDeployPlanConfirmBusyAndRollback(t *testing.T) {
+	f := newDeployFixture(t)
+	ctx := t.Context()
+	w, err := f.db.Workflows().Create(ctx, 1, "two stages", deployTestFDL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/workflows/" + itoa(w.ID)
+
+	rec := f.do(http.MethodGet, base+"/deploy", nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("plan page: %d %s", rec.Code, rec.Body)
+	}
+	body := rec.Body.String()
+	for _, want := range []string{`data-kind="create" data-name="first"`, `data-kind="create" data-name="second"`, `creates bucket &#34;dt&#34; on lab`, `data-testid="confirm-deploy"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("plan page lacks %s", want)
+		}
+	}
+	m := fingerprintRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no fingerprint on the plan page:\n%s", body)
+	}
+	form := url.Values{"version": {"1"}, "fingerprint": {m[1]}, "fdl_cluster": {"lab"}, "cluster": {"lab"}}
+
+	// A confirmation of another plan than this one applies nothing.
+	stale := url.Values{"version": {"1"}, "fingerprint": {"00"}, "fdl_cluster": {"lab"}, "cluster": {"lab"}}
+	if rec := f.do(http.MethodPost, base+"/deploy", stale); rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "the plan changed since you looked at it") {
+		t.Errorf("stale confirmation: %d, want 409 with the reason", rec.Code)
+	}
+
+	rec = f.do(http.MethodPost, base+"/deploy", form)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("confirm: %d %s", rec.Code, rec.Body)
+	}
+	dep := rec.Header().Get("Location")
+	if !strings.HasPrefix(dep, base+"/deployments/") {
+		t.Fatalf("confirm went to %q", dep)
+	}
+	// Running: the page shows the journal and follows it live.
+	running := f.do(http.MethodGet, dep, nil).Body.String()
+	if !strings.Contains(running, `data-outcome="running"`) || !strings.Contains(running, `data-live="`+dep+`/live"`) {
+		t.Errorf("the page of a running apply does not show it running and live:\n%s", running)
+	}
+	// Busy: a second confirmation is refused with the running deployment.
+	rec = f.do(http.MethodPost, base+"/deploy", form)
+	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "another apply or rollback of this workflow is running") ||
+		!strings.Contains(rec.Body.String(), "deployment "+strings.TrimPrefix(dep, base+"/deployments/")) {
+		t.Errorf("second confirmation while running: %d\n%s", rec.Code, rec.Body)
+	}
+	close(f.gate)
+	done := f.waitOutcome(dep, "applied")
+	if strings.Count(done, `data-state="done"`) != 2 || !strings.Contains(done, `data-testid="rollback"`) || strings.Contains(done, "data-live=") {
+		t.Errorf("the applied deployment's page:\n%s", done)
+	}
+	if svcs, _ := f.mem.ListServices(ctx); len(svcs) != 2 {
+		t.Errorf("%d services on the cluster after the apply, want 2", len(svcs))
+	}
+
+	// The mapping is remembered; planning again has nothing to do.
+	if body := f.do(http.MethodGet, base+"/deploy", nil).Body.String(); !strings.Contains(body, `data-testid="nothing-to-do"`) {
+		t.Errorf("a second plan does not say there is nothing to do")
+	}
+
+	// Another user has no such workflow nor deployment.
+	f.user = 2
+	if rec := f.do(http.MethodGet, dep, nil); rec.Code != http.StatusNotFound {
+		t.Errorf("another user's GET of the deployment: %d", rec.Code)
+	}
+	if rec := f.do(http.MethodPost, dep+"/rollback", url.Values{}); rec.Code != http.StatusNotFound {
+		t.Errorf("another user's rollback: %d", rec.Code)
+	}
+	f.user = 1
+
+	if rec := f.do(http.MethodPost, dep+"/rollback", url.Values{}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("rollback: %d %s", rec.Code, rec.Body)
+	}
+	f.waitOutcome(dep, "rolled-back")
+	if svcs, _ := f.mem.ListServices(ctx); len(svcs) != 0 {
+		t.Errorf("%d services on the cluster after the rollback, want 0", len(svcs))
+	}
+	if rec := f.do(http.MethodPost, dep+"/rollback", url.Values{}); rec.Code != http.StatusConflict {
+		t.Errorf("a second rollback: %d, want 409", rec.Code)
+	}
+	hist := f.do(http.MethodGet, base+"/deployments", nil).Body.String()
+	if !strings.Contains(hist, "This workflow is not deployed anywhere.") || strings.Count(hist, `data-testid="deployment"`) != 1 {
+		t.Errorf("history after the rollback:\n%s", hist)
+	}
+}
+
+// TestDeployPlanAsksForUnknownCluster: an FDL cluster id no registered
+// cluster has gets a select with nothing chosen, and no apply button;
+// confirming anyway applies nothing.
+func TestDeployPlanAsksForUnknownCluster(t *testing.T) {
+	f := newDeployFixture(t)
+	w, err := f.db.Workflows().Create(t.Context(), 1, "elsewhere", strings.ReplaceAll(deployTestFDL, "- lab:", "- egi-cloud:"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/workflows/" + itoa(w.ID)
+	body := f.do(http.MethodGet, base+"/deploy", nil).Body.String()
+	if !strings.Contains(body, `data-fdl-cluster="egi-cloud"`) || !strings.Contains(body, "No registered cluster is called egi-cloud") ||
+		strings.Contains(body, `data-testid="confirm-deploy"`) {
+		t.Errorf("plan with an unknown cluster id:\n%s", body)
+	}
+	rec := f.do(http.MethodPost, base+"/deploy", url.Values{"version": {"1"}, "fdl_cluster": {"egi-cloud"}, "cluster": {""}})
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "Nothing was applied") {
+		t.Errorf("confirming an unmapped plan: %d", rec.Code)
+	}
+	// Mapped by the page, the plan creates both on that cluster.
+	body = f.do(http.MethodGet, base+"/deploy?fdl_cluster=egi-cloud&cluster=lab", nil).Body.String()
+	if strings.Count(body, `data-kind="create"`) != 2 || !strings.Contains(body, `data-testid="confirm-deploy"`) {
+		t.Errorf("plan mapped to lab:\n%s", body)
+	}
+	if svcs, _ := f.mem.ListServices(t.Context()); len(svcs) != 0 {
+		t.Errorf("planning created %d services", len(svcs))
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
