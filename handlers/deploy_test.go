@@ -126,6 +126,8 @@ func newDeployFixture(t *testing.T) *deployFixture {
 	e.GET("/workflows/:id/deployments", h.ShowDeployments)
 	e.GET("/workflows/:id/deployments/:dep", h.ShowDeployment)
 	e.POST("/workflows/:id/deployments/:dep/rollback", h.RollbackDeployment)
+	e.GET("/workflows/:id/deployments/drift", h.ShowDrift)
+	e.POST("/workflows/:id/deployments/:dep/adopt", h.AdoptDrift)
 	f.e = e
 	f.user = 1
 	return f
@@ -290,3 +292,83 @@ func TestDeployPlanAsksForUnknownCluster(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestDeployDriftAdoptAndReapply: a service changed on the cluster shows
+// as drift with the field's diff; adopting it saves the cluster's
+// version as a new workflow version (only that line changes) that is
+// recorded as deployed, and the drift is gone.
+func TestDeployDriftAdoptAndReapply(t *testing.T) {
+	f := newDeployFixture(t)
+	close(f.gate)
+	ctx := t.Context()
+	w, err := f.db.Workflows().Create(ctx, 1, "two stages", deployTestFDL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/workflows/" + itoa(w.ID)
+	plan := f.do(http.MethodGet, base+"/deploy", nil).Body.String()
+	m := fingerprintRE.FindStringSubmatch(plan)
+	if m == nil {
+		t.Fatalf("no fingerprint:\n%s", plan)
+	}
+	rec := f.do(http.MethodPost, base+"/deploy", url.Values{"version": {"1"}, "fingerprint": {m[1]}, "fdl_cluster": {"lab"}, "cluster": {"lab"}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("confirm: %d %s", rec.Code, rec.Body)
+	}
+	dep := rec.Header().Get("Location")
+	f.waitOutcome(dep, "applied")
+
+	drift := f.do(http.MethodGet, base+"/deployments/drift", nil).Body.String()
+	if strings.Count(drift, `data-state="in-sync"`) != 2 || strings.Contains(drift, `data-testid="adopt"`) {
+		t.Errorf("drift right after the apply:\n%s", drift)
+	}
+	s, err := f.mem.GetService(ctx, "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Memory = "1Gi"
+	if err := f.mem.UpdateService(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	drift = f.do(http.MethodGet, base+"/deployments/drift", nil).Body.String()
+	if !strings.Contains(drift, `data-name="second" data-state="changed"`) || !strings.Contains(drift, `data-field="memory"`) ||
+		!strings.Contains(drift, "1Gi") || !strings.Contains(drift, `data-testid="reapply"`) {
+		t.Errorf("drift after a change on the cluster:\n%s", drift)
+	}
+
+	rec = f.do(http.MethodPost, dep+"/adopt", url.Values{"cluster": {"lab"}, "name": {"second"}})
+	if rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Location"), "/deployments?notice=") {
+		t.Fatalf("adopt: %d to %q\n%s", rec.Code, rec.Header().Get("Location"), rec.Body)
+	}
+	got, err := f.db.Workflows().Get(ctx, 1, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 2 {
+		t.Fatalf("adopting saved version %d, want 2", got.Version)
+	}
+	if !strings.Contains(got.YAML, "memory: 1Gi") {
+		t.Errorf("version 2 is:\n%s", got.YAML)
+	}
+	if diff := lineDiff(deployTestFDL, got.YAML); countChanged(diff) != 1 {
+		t.Errorf("adopting changed %d lines, want 1 added: %v", countChanged(diff), diff)
+	}
+	drift = f.do(http.MethodGet, base+"/deployments/drift", nil).Body.String()
+	if strings.Count(drift, `data-state="in-sync"`) != 2 || !strings.Contains(drift, "version 2") {
+		t.Errorf("drift after adopting:\n%s", drift)
+	}
+	hist := f.do(http.MethodGet, base+"/deployments", nil).Body.String()
+	if strings.Count(hist, `data-testid="deployment"`) != 2 {
+		t.Errorf("history after adopting lists %d deployments, want 2", strings.Count(hist, `data-testid="deployment"`))
+	}
+}
+
+func countChanged(diff []diffLine) int {
+	n := 0
+	for _, d := range diff {
+		if d.Op != " " {
+			n++
+		}
+	}
+	return n
+}
