@@ -70,13 +70,17 @@ func slowProxy(t *testing.T, target string, delay time.Duration) (*httptest.Serv
 	return srv, &writes
 }
 
-// shoot saves the page in the light and the dark theme.
+// shoot saves the page in the light and the dark theme, and fails on
+// serious accessibility violations (contrast among them) in either.
 func shoot(tab *Tab, name string) {
 	tab.t.Helper()
-	Eval[any](tab, `document.documentElement.setAttribute("data-theme", "light")`)
-	tab.Screenshot(name + "-light")
-	Eval[any](tab, `document.documentElement.setAttribute("data-theme", "dark")`)
-	tab.Screenshot(name + "-dark")
+	for _, theme := range []string{"light", "dark"} {
+		Eval[any](tab, `document.documentElement.setAttribute("data-theme", "`+theme+`")`)
+		tab.Screenshot(name + "-" + theme)
+		if vs := axeSerious(tab); len(vs) > 0 {
+			tab.t.Errorf("%s (%s theme): axe-core finds serious or critical violations:\n%s", name, theme, formatViolations(vs))
+		}
+	}
 	Eval[any](tab, `document.documentElement.removeAttribute("data-theme")`)
 }
 
