@@ -232,6 +232,28 @@ func (r *deployRunner) rollback(ctx context.Context, owner, id int64) error {
 	}
 }
 
+// wait waits, at most d, for what runs on deployment id to end.
+func (r *deployRunner) wait(ctx context.Context, id int64, d time.Duration) {
+	limit := time.After(d)
+	for {
+		run := r.live(id)
+		if run == nil {
+			return
+		}
+		_, done, changed := run.state()
+		if done {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		case <-limit:
+			return
+		}
+	}
+}
+
 // live returns what runs on deployment id now, or nil.
 func (r *deployRunner) live(id int64) *liveRun {
 	r.mu.Lock()
@@ -298,6 +320,9 @@ type deploySource struct {
 	version int
 	doc     *fdl.Document
 	scripts fs.FS
+	// remove plans deleting what the workflow's deployments created
+	// instead (as `fdlstudio deploy --delete`).
+	remove bool
 }
 
 // deploySource reads version ?version= (default: the latest saved) of
@@ -363,7 +388,7 @@ func formList(c echo.Context, name string) []string {
 func (h *Handler) plan(ctx context.Context, u *auth.User, src *deploySource, sent map[string]string) (*deploy.Plan, []string, error) {
 	var problems []string
 	for _, d := range src.doc.Validate(fdl.ValidateOptions{Scripts: src.scripts, RequireScripts: true}) {
-		if d.Severity == fdl.Error {
+		if d.Severity == fdl.Error && !src.remove {
 			problems = append(problems, fmt.Sprintf("line %d, column %d: %s", d.Line, d.Col, d.Message))
 		}
 	}
@@ -381,7 +406,7 @@ func (h *Handler) plan(ctx context.Context, u *auth.User, src *deploySource, sen
 	}
 	p, err := h.deploys.engine.Plan(h.withResolver(ctx, u), deploy.Request{
 		OwnerID: u.ID, User: userLabel(u), Workflow: wf, Version: int64(src.version),
-		Doc: src.doc, Scripts: src.scripts, Clusters: mapping,
+		Doc: src.doc, Scripts: src.scripts, Clusters: mapping, Delete: src.remove,
 	})
 	if err != nil {
 		var ie *deploy.InputError
@@ -428,6 +453,7 @@ func (h *Handler) ShowDeployPlan(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	src.remove = c.QueryParam("remove") != ""
 	sent, _ := mappingFrom(c)
 	return h.renderPlan(c, http.StatusOK, src, sent, "")
 }
@@ -445,6 +471,7 @@ func (h *Handler) renderPlan(c echo.Context, status int, src *deploySource, sent
 	props := templates.DeployPlanProps{
 		Chrome: h.Chrome(c, "Deploy "+src.w.Name, "/workflows"), WorkflowID: src.w.ID, Workflow: src.w.Name,
 		Version: src.version, Latest: src.w.Version, Draft: src.w.Draft != "", Problems: problems, Notice: notice,
+		Remove: src.remove,
 	}
 	clusters, err := h.userClusters(ctx, u)
 	if err != nil {
@@ -554,10 +581,10 @@ func (h *Handler) ConfirmDeploy(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	src.remove = c.FormValue("remove") != ""
+	// Without mapping fields (a removal, a workflow naming no cluster)
+	// the plan uses the remembered mapping, as the page did.
 	sent, _ := mappingFrom(c)
-	if sent == nil {
-		sent = map[string]string{}
-	}
 	ctx := c.Request().Context()
 	p, problems, err := h.plan(ctx, u, src, sent)
 	if err != nil {
@@ -569,8 +596,10 @@ func (h *Handler) ConfirmDeploy(c echo.Context) error {
 	if planFingerprint(p) != c.FormValue("fingerprint") {
 		return h.renderPlan(c, http.StatusConflict, src, sent, "Nothing was applied: the plan changed since you looked at it (a cluster or the workflow changed). Review it again.")
 	}
-	if err := h.deploys.journal.SetClusterMap(ctx, u.ID, p.Workflow, sent); err != nil {
-		return err
+	if !src.remove && sent != nil {
+		if err := h.deploys.journal.SetClusterMap(ctx, u.ID, p.Workflow, sent); err != nil {
+			return err
+		}
 	}
 	id, err := h.deploys.apply(h.withResolver(ctx, u), p)
 	if errors.Is(err, deploy.ErrBusy) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -158,7 +159,9 @@ func (h *Handler) AdoptDrift(c echo.Context) error {
 		return err
 	}
 	if len(problems) == 0 && len(p.NeedsCluster) == 0 && !p.Changes() {
-		if _, err := h.deploys.apply(rctx, p); err == nil {
+		if id, err := h.deploys.apply(rctx, p); err == nil {
+			// It makes no backend call: let it end before the page shows it.
+			h.deploys.wait(ctx, id, 5*time.Second)
 			return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/workflows/%d/deployments?notice=%s", w.ID,
 				urlQueryEscape(fmt.Sprintf("Adopted %s from %s as version %d, which is now recorded as deployed.", name, cluster, v))))
 		}

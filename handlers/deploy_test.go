@@ -361,6 +361,28 @@ func TestDeployDriftAdoptAndReapply(t *testing.T) {
 	if strings.Count(hist, `data-testid="deployment"`) != 2 {
 		t.Errorf("history after adopting lists %d deployments, want 2", strings.Count(hist, `data-testid="deployment"`))
 	}
+
+	// Removing the workflow from the clusters: two deletes, the bucket
+	// they wipe named, then nothing left.
+	plan = f.do(http.MethodGet, base+"/deploy?remove=1", nil).Body.String()
+	if strings.Count(plan, `data-kind="delete"`) != 2 || !strings.Contains(plan, `data-kind="wipe"`) || !strings.Contains(plan, `name="remove" value="1"`) {
+		t.Errorf("removal plan:\n%s", plan)
+	}
+	m = fingerprintRE.FindStringSubmatch(plan)
+	if m == nil {
+		t.Fatal("no fingerprint on the removal plan")
+	}
+	rec = f.do(http.MethodPost, base+"/deploy", url.Values{"version": {"2"}, "fingerprint": {m[1]}, "remove": {"1"}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("confirming the removal: %d %s", rec.Code, regexp.MustCompile(`data-testid="deploy-notice">[^<]*`).FindString(rec.Body.String()))
+	}
+	f.waitOutcome(rec.Header().Get("Location"), "applied")
+	if svcs, _ := f.mem.ListServices(ctx); len(svcs) != 0 {
+		t.Errorf("%d services left after the removal", len(svcs))
+	}
+	if hist := f.do(http.MethodGet, base+"/deployments", nil).Body.String(); !strings.Contains(hist, "This workflow is not deployed anywhere.") {
+		t.Errorf("after the removal the workflow is still placed somewhere")
+	}
 }
 
 func countChanged(diff []diffLine) int {
