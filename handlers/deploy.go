@@ -287,12 +287,13 @@ func workflowKey(id int64) string { return "workflow/" + strconv.FormatInt(id, 1
 // the credentials of its record or, for a cluster that takes the login
 // token, the session's token source, which works after the request too.
 func (h *Handler) withResolver(ctx context.Context, u *auth.User) context.Context {
-	var (
-		once    sync.Once
-		tokens  func(context.Context) (string, error)
-		tokErr  error
-		session = ctx
-	)
+	// The session's token source is taken now, during the request: an
+	// apply goes on after it.
+	var tokens func(context.Context) (string, error)
+	var tokErr error
+	if h.tokens != nil {
+		tokens, tokErr = h.tokens(ctx)
+	}
 	resolve := deploy.ClusterResolver(func(ctx context.Context, name string) (backends.Services, error) {
 		cl, err := h.findCluster(ctx, u, name)
 		if err != nil {
@@ -305,7 +306,6 @@ func (h *Handler) withResolver(ctx context.Context, u *auth.User) context.Contex
 		if cl.AuthKind != store.AuthToken || h.tokens == nil {
 			return h.backendFor(ctx, cl)
 		}
-		once.Do(func() { tokens, tokErr = h.tokens(session) })
 		if tokErr != nil {
 			return nil, tokErr
 		}

@@ -28,7 +28,8 @@ import (
 // the test to open the gate, so an apply can be caught running.
 type gatedCluster struct {
 	*memtest.Cluster
-	gate chan struct{}
+	gate   chan struct{}
+	refuse string // a service name whose creation the cluster refuses
 }
 
 func (g gatedCluster) CreateService(ctx context.Context, s *backends.Service) error {
@@ -36,6 +37,9 @@ func (g gatedCluster) CreateService(ctx context.Context, s *backends.Service) er
 	case <-g.gate:
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	if s.Name == g.refuse {
+		return &backends.Error{Kind: backends.KindInvalid, Backend: "cluster lab", Op: "create service", Message: "the image img is not allowed here"}
 	}
 	return g.Cluster.CreateService(ctx, s)
 }
@@ -70,15 +74,18 @@ type deployFixture struct {
 	gate chan struct{}
 	db   *sqlite.DB
 	user int64 // the request's user id
+	// refuse names a service the cluster refuses to create.
+	refuse string
 }
 
 func newDeployFixture(t *testing.T) *deployFixture {
 	t.Helper()
 	mem := memtest.New("lab")
 	gate := make(chan struct{})
+	f := &deployFixture{t: t, mem: mem, gate: gate}
 	reg := backends.NewRegistry()
 	reg.Register("gated", func(context.Context, store.Cluster, backends.Acting) (backends.Backend, error) {
-		return gatedCluster{Cluster: mem, gate: gate}, nil
+		return gatedCluster{Cluster: mem, gate: gate, refuse: f.refuse}, nil
 	})
 	key := make([]byte, 32)
 	sealer, err := store.NewSealer(key)
@@ -90,7 +97,7 @@ func newDeployFixture(t *testing.T) *deployFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &deployFixture{t: t, mem: mem, gate: gate, db: db}
+	f.db = db
 	for _, sub := range []string{"alice", "bob"} {
 		if _, err := db.UpsertUser(t.Context(), "local", sub, sub, ""); err != nil {
 			t.Fatal(err)
@@ -393,4 +400,40 @@ func countChanged(diff []diffLine) int {
 		}
 	}
 	return n
+}
+
+// TestDeployFailureShowsTheBackendsMessage: a create the cluster refuses
+// fails alone, with the cluster's message on the page; the other
+// function is applied, and rollback removes it.
+func TestDeployFailureShowsTheBackendsMessage(t *testing.T) {
+	f := newDeployFixture(t)
+	f.refuse = "second"
+	close(f.gate)
+	ctx := t.Context()
+	w, err := f.db.Workflows().Create(ctx, 1, "two stages", deployTestFDL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/workflows/" + itoa(w.ID)
+	m := fingerprintRE.FindStringSubmatch(f.do(http.MethodGet, base+"/deploy", nil).Body.String())
+	if m == nil {
+		t.Fatal("no fingerprint on the plan")
+	}
+	rec := f.do(http.MethodPost, base+"/deploy", url.Values{"version": {"1"}, "fingerprint": {m[1]}, "fdl_cluster": {"lab"}, "cluster": {"lab"}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("confirm: %d", rec.Code)
+	}
+	dep := rec.Header().Get("Location")
+	page := f.waitOutcome(dep, "failed")
+	if !strings.Contains(page, `data-name="first" data-state="done"`) || !strings.Contains(page, `data-name="second" data-state="failed"`) ||
+		!strings.Contains(page, "the image img is not allowed here") || !strings.Contains(page, `data-testid="rollback"`) {
+		t.Errorf("the failed deployment's page:\n%s", page)
+	}
+	if rec := f.do(http.MethodPost, dep+"/rollback", url.Values{}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("rollback: %d %s", rec.Code, rec.Body)
+	}
+	f.waitOutcome(dep, "rolled-back")
+	if svcs, _ := f.mem.ListServices(ctx); len(svcs) != 0 {
+		t.Errorf("%d services left after rolling back the failed apply", len(svcs))
+	}
 }
