@@ -437,3 +437,36 @@ func TestDeployFailureShowsTheBackendsMessage(t *testing.T) {
 		t.Errorf("%d services left after rolling back the failed apply", len(svcs))
 	}
 }
+
+// TestDeploymentCutShortByARestart: a deployment the journal still has
+// running, with nothing running it in this server (it stopped during the
+// apply), shows what was done and says to deploy again; it is not
+// followed live.
+func TestDeploymentCutShortByARestart(t *testing.T) {
+	f := newDeployFixture(t)
+	ctx := t.Context()
+	w, err := f.db.Workflows().Create(ctx, 1, "two stages", deployTestFDL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := f.db.Deployments(nil).Begin(ctx, store.Deployment{OwnerID: 1, User: "Tester", Workflow: workflowKey(w.ID), Version: 1, Clusters: []string{"lab"},
+		Functions: []store.DeployedFunction{
+			{Cluster: "lab", FDLCluster: "lab", Name: "first", Action: "create", State: store.FunctionPlanned},
+			{Cluster: "lab", FDLCluster: "lab", Name: "second", Action: "create", State: store.FunctionPlanned},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Deployments(nil).Mark(ctx, d.ID, "lab", "first", store.FunctionDone, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	page := f.do(http.MethodGet, "/workflows/"+itoa(w.ID)+"/deployments/"+itoa(d.ID), nil).Body.String()
+	for _, want := range []string{`data-testid="deploy-cut"`, `data-name="first" data-state="done"`, `data-name="second" data-state="planned"`, "1 of 2 changes finished"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page of a cut apply lacks %s", want)
+		}
+	}
+	if strings.Contains(page, "data-live=") {
+		t.Error("the page of a cut apply waits for live updates that will not come")
+	}
+}
