@@ -203,9 +203,19 @@ func (h *Handler) RollbackDeployment(c echo.Context) error {
 	if !h.deploymentRecord(w.ID, d).CanRollBack {
 		return userError(http.StatusConflict, fmt.Sprintf("Deployment %d has nothing to roll back (it changed nothing, is still running, or was rolled back already).", d.ID), nil)
 	}
+	busy := func(err error) error {
+		msg := "Another apply or rollback of this workflow is running; roll back when it has finished."
+		if run := h.deploys.running(c.Request().Context(), d.OwnerID, d.Workflow); run != 0 {
+			msg = fmt.Sprintf("Deployment %d of this workflow is running; roll back when it has finished.", run)
+		}
+		return userError(http.StatusConflict, msg, err)
+	}
+	if h.deploys.running(c.Request().Context(), d.OwnerID, d.Workflow) != 0 {
+		return busy(deploy.ErrBusy)
+	}
 	err = h.deploys.rollback(h.withResolver(c.Request().Context(), u), d.OwnerID, d.ID)
 	if errors.Is(err, deploy.ErrBusy) {
-		return userError(http.StatusConflict, "Another apply or rollback of this workflow is running; roll back when it has finished.", err)
+		return busy(err)
 	}
 	if err != nil {
 		return err
