@@ -2,9 +2,6 @@ package handlers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,18 +28,11 @@ import (
 // (backends/deploy); these handlers only gather the request, call it and
 // show what it says.
 
-// deploymentRepo keeps deployment records, apply journals and the
-// remembered cluster mappings (store/sqlite.Deployments).
-type deploymentRepo interface {
-	deploy.Journal
-	deploy.ClusterMaps
-}
-
 // deployRunner owns the engine and the applies and rollbacks that run in
 // the background of this server, so pages can follow them live.
 type deployRunner struct {
 	engine  *deploy.Engine
-	journal deploymentRepo
+	journal deployRecords
 
 	base   context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -89,9 +79,9 @@ type resolverKey struct{}
 // newDeployRunner follows the applies of the handlers' engine, whose
 // journal is r.journal: repo, telling r each deployment's id as soon as
 // it is recorded.
-func newDeployRunner(repo deploymentRepo) *deployRunner {
+func newDeployRunner(repo deployRecords) *deployRunner {
 	r := &deployRunner{begun: map[string]chan int64{}, runs: map[int64]*liveRun{}}
-	r.journal = beginHook{deploymentRepo: repo, r: r}
+	r.journal = beginHook{deployRecords: repo, r: r}
 	r.base, r.cancel = context.WithCancel(context.Background())
 	return r
 }
@@ -99,12 +89,12 @@ func newDeployRunner(repo deploymentRepo) *deployRunner {
 // beginHook tells the runner the id of a deployment as soon as the engine
 // records it, so the page can follow it while it runs.
 type beginHook struct {
-	deploymentRepo
+	deployRecords
 	r *deployRunner
 }
 
 func (j beginHook) Begin(ctx context.Context, d store.Deployment) (store.Deployment, error) {
-	d, err := j.deploymentRepo.Begin(ctx, d)
+	d, err := j.deployRecords.Begin(ctx, d)
 	if err == nil {
 		j.r.mu.Lock()
 		if ch, ok := j.r.begun[runKey(d.OwnerID, d.Workflow)]; ok {
@@ -385,7 +375,8 @@ func formList(c echo.Context, name string) []string {
 // plan computes the plan of src with the mapping the page sent, or else
 // the one remembered for the workflow. Problems that block the plan are
 // returned as text for the page; err is for failures of the server.
-func (h *Handler) plan(ctx context.Context, u *auth.User, src *deploySource, sent map[string]string) (*deploy.Plan, []string, error) {
+func (h *Handler) plan(c echo.Context, u *auth.User, src *deploySource, sent map[string]string) (*deploy.Plan, []string, error) {
+	ctx := c.Request().Context()
 	var problems []string
 	for _, d := range src.doc.Validate(fdl.ValidateOptions{Scripts: src.scripts, RequireScripts: true}) {
 		if d.Severity == fdl.Error && !src.remove {
@@ -405,7 +396,7 @@ func (h *Handler) plan(ctx context.Context, u *auth.User, src *deploySource, sen
 		mapping = m
 	}
 	p, err := h.deploys.engine.Plan(h.withResolver(ctx, u), deploy.Request{
-		OwnerID: u.ID, User: userLabel(u), Workflow: wf, Version: int64(src.version),
+		OwnerID: u.ID, User: apiActor(c, u), Workflow: wf, Version: int64(src.version),
 		Doc: src.doc, Scripts: src.scripts, Clusters: mapping, Delete: src.remove,
 	})
 	if err != nil {
@@ -413,29 +404,9 @@ func (h *Handler) plan(ctx context.Context, u *auth.User, src *deploySource, sen
 		if errors.As(err, &ie) {
 			return nil, []string{ie.Error()}, nil
 		}
-		return nil, []string{"The plan could not be made: " + h.describeDeploy(err)}, nil
+		return nil, []string{"The plan could not be made: " + h.describePlanError(err)}, nil
 	}
 	return p, nil, nil
-}
-
-// describeDeploy is the engine's message for the user: its errors name
-// the cluster and the service, and wrap the backend's own error.
-func (h *Handler) describeDeploy(err error) string {
-	var be *backends.Error
-	if errors.As(err, &be) {
-		return err.Error()
-	}
-	return h.describe(err)
-}
-
-func userLabel(u *auth.User) string {
-	if u.Name != "" {
-		return u.Name
-	}
-	if u.Email != "" {
-		return u.Email
-	}
-	return u.Subject
 }
 
 // ShowDeployPlan handles "GET /workflows/:id/deploy": the plan of
@@ -464,7 +435,7 @@ func (h *Handler) renderPlan(c echo.Context, status int, src *deploySource, sent
 		return err
 	}
 	ctx := c.Request().Context()
-	p, problems, err := h.plan(ctx, u, src, sent)
+	p, problems, err := h.plan(c, u, src, sent)
 	if err != nil {
 		return err
 	}
@@ -534,30 +505,12 @@ func planProps(props *templates.DeployPlanProps, p *deploy.Plan) {
 	}
 	props.NeedCluster = len(p.NeedsCluster) > 0
 	props.Changes = p.Changes()
-	props.Fingerprint = planFingerprint(p)
+	props.Fingerprint = Fingerprint(p)
 	props.Summary = fmt.Sprintf("%d to create, %d to update, %d to delete, %d unchanged.",
 		counts[deploy.ActionCreate], counts[deploy.ActionUpdate], counts[deploy.ActionDelete], counts[deploy.ActionUnchanged])
 	if n := counts[deploy.ActionUnsupported] + counts[deploy.ActionNeedsCluster]; n > 0 {
 		props.Summary += fmt.Sprintf(" %d cannot be deployed as things stand.", n)
 	}
-}
-
-// planFingerprint identifies what a plan does (each action with its
-// diff, each side effect, in a fixed order), so that a confirmation
-// applies the plan the user saw, not one the clusters changed since.
-func planFingerprint(p *deploy.Plan) string {
-	var lines []string
-	for _, a := range p.Actions {
-		b, _ := json.Marshal([]any{a.Kind, a.Cluster, a.FDLCluster, a.Name, a.Changes})
-		lines = append(lines, string(b))
-	}
-	for _, e := range p.Effects {
-		b, _ := json.Marshal(e)
-		lines = append(lines, string(b))
-	}
-	slices.Sort(lines)
-	sum := sha256.Sum256([]byte(fmt.Sprint(p.Version, "\n", strings.Join(lines, "\n"))))
-	return hex.EncodeToString(sum[:12])
 }
 
 // ConfirmDeploy handles "POST /workflows/:id/deploy": the user confirmed
@@ -586,14 +539,14 @@ func (h *Handler) ConfirmDeploy(c echo.Context) error {
 	// the plan uses the remembered mapping, as the page did.
 	sent, _ := mappingFrom(c)
 	ctx := c.Request().Context()
-	p, problems, err := h.plan(ctx, u, src, sent)
+	p, problems, err := h.plan(c, u, src, sent)
 	if err != nil {
 		return err
 	}
 	if len(problems) > 0 || len(p.NeedsCluster) > 0 {
 		return h.renderPlan(c, http.StatusUnprocessableEntity, src, sent, "Nothing was applied: the plan cannot be applied as it stands.")
 	}
-	if planFingerprint(p) != c.FormValue("fingerprint") {
+	if Fingerprint(p) != c.FormValue("fingerprint") {
 		return h.renderPlan(c, http.StatusConflict, src, sent, "Nothing was applied: the plan changed since you looked at it (a cluster or the workflow changed). Review it again.")
 	}
 	if !src.remove && sent != nil {

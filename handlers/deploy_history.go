@@ -78,7 +78,7 @@ func (h *Handler) ShowDrift(c echo.Context) error {
 		done[pl.Deployment] = true
 		fds, err := h.deploys.engine.Drift(rctx, owner, pl.Deployment)
 		if err != nil {
-			p.Errors = append(p.Errors, fmt.Sprintf("Deployment %d could not be compared with every cluster: %s", pl.Deployment, h.describeDeploy(err)))
+			p.Errors = append(p.Errors, fmt.Sprintf("Deployment %d could not be compared with every cluster: %s", pl.Deployment, h.describePlanError(err)))
 		}
 		for _, fd := range fds {
 			if fd.State == "" {
@@ -116,7 +116,7 @@ func (h *Handler) AdoptDrift(c echo.Context) error {
 	i := slices.IndexFunc(fds, func(fd deploy.FunctionDrift) bool { return fd.Cluster == cluster && fd.Name == name })
 	if i < 0 {
 		if err != nil {
-			return userError(http.StatusBadGateway, "The cluster could not be read: "+h.describeDeploy(err), err)
+			return userError(http.StatusBadGateway, "The cluster could not be read: "+h.describePlanError(err), err)
 		}
 		return notFound(fmt.Sprintf("Deployment %d did not deploy %q to %q.", d.ID, name, cluster), nil)
 	}
@@ -154,7 +154,7 @@ func (h *Handler) AdoptDrift(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, problems, err := h.plan(ctx, u, src, nil)
+	p, problems, err := h.plan(c, u, src, nil)
 	if err != nil {
 		return err
 	}
