@@ -265,6 +265,7 @@ func (h *Handler) ShowComposer(c echo.Context) error {
 	}
 	st.Version = base
 	st.Draft = w.Draft != ""
+	h.redactState(st, heldCredentials{}, w.OwnerID, w.ID)
 	vs, err := h.workflows.Versions(c.Request().Context(), w.OwnerID, w.ID)
 	if err != nil {
 		return err
@@ -290,6 +291,8 @@ type state struct {
 	Edges       []fdl.Edge      `json:"edges"`
 	Positions   positions       `json:"positions"`
 	Diagnostics fdl.Diagnostics `json:"diagnostics"`
+	// Held is the credentials blanked in YAML, sealed (workflows_secrets.go).
+	Held string `json:"held,omitempty"`
 }
 
 type stateNode struct {
@@ -475,6 +478,8 @@ type editRequest struct {
 	Base      int       `json:"base"`
 	Positions positions `json:"positions"`
 	Op        editOp    `json:"op"`
+	// Held is the sealed credentials of the last answer.
+	Held string `json:"held,omitempty"`
 }
 
 type editOp struct {
@@ -503,6 +508,8 @@ type editOp struct {
 	Value *string  `json:"value,omitempty"`
 	// yaml: the replacement text.
 	Text string `json:"text,omitempty"`
+	// service-form: the side panel's service form groups, URL-encoded.
+	Form string `json:"form,omitempty"`
 }
 
 // editError is the answer to an edit that was not applied.
@@ -524,6 +531,11 @@ func (h *Handler) EditWorkflow(c echo.Context) error {
 	if err := json.NewDecoder(io.LimitReader(c.Request().Body, int64(fdl.DefaultLimits().MaxBytes)*2)).Decode(&req); err != nil {
 		return c.JSON(http.StatusBadRequest, editError{Error: "the edit is not valid JSON: " + err.Error()})
 	}
+	held := h.openHeld(req.Held, owner, w.ID)
+	req.YAML = withCredentials(w.Name, req.YAML, held)
+	if req.Op.Kind == "yaml" || req.Op.Kind == "restore" {
+		req.Op.Text = withCredentials(w.Name, req.Op.Text, held)
+	}
 	st, err := applyEdit(w.Name, req)
 	if err != nil {
 		var ds fdl.Diagnostics
@@ -538,6 +550,7 @@ func (h *Handler) EditWorkflow(c echo.Context) error {
 	}
 	st.Version = req.Base
 	st.Draft = true
+	h.redactState(st, held, owner, w.ID)
 	return c.JSON(http.StatusOK, st)
 }
 
@@ -752,6 +765,22 @@ func applyEdit(name string, req editRequest) (*state, error) {
 				}
 			}
 		}
+	case "service-form":
+		r, err := ref(op.Node)
+		if err != nil {
+			return nil, err
+		}
+		if doc, err = applyServiceForm(doc, r, op.Form); err != nil {
+			return nil, err
+		}
+	case "provider":
+		v := ""
+		if op.Value != nil {
+			v = *op.Value
+		}
+		if doc, err = applyProviderCredential(doc, op.Provider, op.Field, v); err != nil {
+			return nil, err
+		}
 	case "yaml":
 		nd, err := fdl.Parse(name, []byte(op.Text))
 		if err != nil {
@@ -874,6 +903,7 @@ type saveRequest struct {
 	Base      int       `json:"base"`
 	Positions positions `json:"positions"`
 	Name      string    `json:"name"`
+	Held      string    `json:"held,omitempty"`
 }
 
 // conflict is the answer to a save based on an old version: the newer
@@ -899,6 +929,7 @@ func (h *Handler) SaveWorkflow(c echo.Context) error {
 	if err := json.NewDecoder(io.LimitReader(c.Request().Body, int64(fdl.DefaultLimits().MaxBytes)*2)).Decode(&req); err != nil {
 		return c.JSON(http.StatusBadRequest, editError{Error: "the request is not valid JSON: " + err.Error()})
 	}
+	req.YAML = withCredentials(w.Name, req.YAML, h.openHeld(req.Held, owner, w.ID))
 	if _, err := fdl.Parse(w.Name, []byte(req.YAML)); err != nil {
 		return c.JSON(http.StatusUnprocessableEntity, editError{Error: "The YAML is not a valid FDL; it was not saved.", Diagnostics: asDiagnostics(err)})
 	}
@@ -915,7 +946,7 @@ func (h *Handler) SaveWorkflow(c echo.Context) error {
 		}
 		return c.JSON(http.StatusConflict, conflict{
 			Error:   fmt.Sprintf("This workflow was saved elsewhere (version %d) after you opened version %d.", cur.Version, req.Base),
-			Version: cur.Version, Theirs: cur.YAML, Diff: lineDiff(cur.YAML, req.YAML),
+			Version: cur.Version, Theirs: redactText(w.Name, cur.YAML), Diff: lineDiff(redactText(w.Name, cur.YAML), redactText(w.Name, req.YAML)),
 		})
 	}
 	if err != nil {
@@ -952,6 +983,7 @@ func (h *Handler) ExportWorkflow(c echo.Context) error {
 		}
 		text = x.YAML
 	}
+	text = redactText(w.Name, text) // no credential in a download
 	base := fileBase(w.Name)
 	if c.QueryParam("format") != "zip" {
 		c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", base+".yaml"))
@@ -1021,13 +1053,13 @@ func (h *Handler) ShowWorkflowVersion(c echo.Context) error {
 	if cur == nil {
 		return notFound(fmt.Sprintf("Workflow %q has no version %d.", w.Name, n), nil)
 	}
-	p := templates.WorkflowVersionProps{Chrome: h.Chrome(c, w.Name+" version "+strconv.Itoa(n), "/workflows"), ID: w.ID, Name: w.Name, Version: n, YAML: cur.YAML}
+	p := templates.WorkflowVersionProps{Chrome: h.Chrome(c, w.Name+" version "+strconv.Itoa(n), "/workflows"), ID: w.ID, Name: w.Name, Version: n, YAML: redactText(w.Name, cur.YAML)}
 	for _, v := range vs {
 		p.All = append(p.All, v.Version)
 	}
 	if prev != nil {
 		p.Against = prev.Version
-		for _, d := range lineDiff(prev.YAML, cur.YAML) {
+		for _, d := range lineDiff(redactText(w.Name, prev.YAML), p.YAML) {
 			p.Diff = append(p.Diff, templates.DiffLine{Op: d.Op, Text: d.Text})
 		}
 	}

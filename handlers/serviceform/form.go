@@ -556,3 +556,42 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Overlay is base with the groups posted in v read from v: a form showing
+// only some groups of the service form (the composer's side panel) posts
+// those, and the rest of the service stays as base has it. A group is
+// posted when its first control is: the row counts of the lists,
+// "expose.api_port", "image_pull_secrets", "mount.path", "volume.name",
+// "interlink_node_name".
+func Overlay(base templates.ServiceForm, v url.Values) templates.ServiceForm {
+	f := FromValues(v)
+	has := func(k string) bool { _, ok := v[k]; return ok }
+	if has("environment.variables.n") {
+		base.Variables = f.Variables
+	}
+	if has("environment.secrets.n") {
+		base.Secrets = f.Secrets
+	}
+	if has("annotations.n") {
+		base.Annotations = f.Annotations
+	}
+	if has("labels.n") {
+		base.Labels = f.Labels
+	}
+	if has("expose.api_port") {
+		base.Expose = f.Expose
+	}
+	if has("image_pull_secrets") {
+		base.ImagePullSecrets = f.ImagePullSecrets
+	}
+	if has("mount.path") {
+		base.Mount = f.Mount
+	}
+	if has("volume.name") {
+		base.Volume = f.Volume
+	}
+	if has("interlink_node_name") {
+		base.InterlinkNodeName, base.FileStageIn = f.InterlinkNodeName, f.FileStageIn
+	}
+	return base
+}

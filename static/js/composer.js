@@ -185,7 +185,7 @@
     opts = opts || {};
     busy = busy.then(function () {
       var before = { yaml: state.yaml, positions: positions(), version: state.version };
-      var body = { yaml: opts.yaml !== undefined ? opts.yaml : state.yaml, base: opts.base || state.version, positions: opts.positions || before.positions, op: op };
+      var body = { yaml: opts.yaml !== undefined ? opts.yaml : state.yaml, base: opts.base || state.version, positions: opts.positions || before.positions, op: op, held: state.held || "" };
       return fetch("/workflows/" + wfID + "/edit", {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
@@ -303,20 +303,57 @@
     });
   }
 
-  function openPanel(id) {
-    fetch("/workflows/" + wfID + "/panel", {
+  // sfValues is the service form groups of the panel (environment,
+  // exposure, advanced) URL-encoded, as the service form posts them.
+  function sfValues(form) {
+    var sf = form.querySelector("[data-sf]");
+    var q = new URLSearchParams();
+    if (!sf) return "";
+    sf.querySelectorAll("input[name],select[name],textarea[name]").forEach(function (c) {
+      if ((c.type === "checkbox" || c.type === "radio") && !c.checked) return;
+      q.append(c.name, c.value);
+    });
+    return q.toString();
+  }
+
+  // openPanel shows the side panel of node id; with row set, the service
+  // form groups as posted plus a row button ("add:environment.variables").
+  function openPanel(id, row) {
+    var req = { yaml: state.yaml, node: id, held: state.held || "" };
+    if (row) { req.form = row.form; req.op = row.op; }
+    return fetch("/workflows/" + wfID + "/panel", {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ yaml: state.yaml, node: id })
+      body: JSON.stringify(req)
     }).then(function (r) { return r.ok ? r.text() : ""; }).then(function (html) {
       if (!html) return;
       panel.innerHTML = html;
       panel.hidden = false;
       var form = panel.querySelector("form");
-      form.addEventListener("submit", function (e) { e.preventDefault(); });
+      var af = form.querySelector("[autofocus]");
+      if (af) af.focus();
+      // Row buttons of the service form groups redraw the panel.
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var b = e.submitter;
+        if (!b || b.name !== "op") return;
+        var posted = sfValues(form);
+        busy.then(function () { openPanel(id, { form: posted, op: b.value }); });
+      });
       form.addEventListener("change", function (e) {
         var f = e.target;
         if (!f.name) return;
+        if (f.closest("[data-sf]")) {
+          send({ kind: "service-form", node: id, form: sfValues(form) }, { done: "Saved in the draft." });
+          if (f.type === "password") { f.value = ""; f.placeholder = "stored; leave empty to keep"; }
+          return;
+        }
+        if (f.hasAttribute("data-provider-credential")) {
+          var n = nodeByID(id);
+          send({ kind: "provider", provider: n ? n.provider : "", field: f.name, value: f.value }, { done: f.name + " stored." });
+          if (f.value) { f.value = ""; f.placeholder = "stored; leave empty to keep"; }
+          return;
+        }
         var v = f.type === "checkbox" ? String(f.checked) : f.value;
         send({ kind: "set", node: id, field: f.name, value: v }, { done: f.name + " set." }).then(function (ok) {
           if (ok && f.name === "name") selected = [];
@@ -327,7 +364,7 @@
       var typing = null;
       form.addEventListener("input", function (e) {
         var f = e.target;
-        if (f.tagName !== "TEXTAREA" || !f.name) return;
+        if (f.tagName !== "TEXTAREA" || !f.name || f.closest("[data-sf]")) return;
         clearTimeout(typing);
         typing = setTimeout(function () {
           send({ kind: "set", node: id, field: f.name, value: f.value }, { done: f.name + " set." });
@@ -530,7 +567,7 @@
       return fetch("/workflows/" + wfID + "/save", {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ yaml: state.yaml, base: base || state.version, positions: positions() })
+        body: JSON.stringify({ yaml: state.yaml, base: base || state.version, positions: positions(), held: state.held || "" })
       }).then(function (r) { return r.json().then(function (j) { return { status: r.status, body: j }; }); });
     }).then(function (res) {
       if (res.status === 200) {
