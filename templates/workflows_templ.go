@@ -949,14 +949,14 @@ func ComposerPage(p ComposerProps) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 78, "</aside><div class=\"wf-canvas-wrap\"><div id=\"wf-canvas\" class=\"wf-canvas\" data-testid=\"canvas\" tabindex=\"0\" aria-label=\"Workflow canvas: Tab and arrow keys move between nodes, Delete removes, Ctrl+Z undoes\"></div><p id=\"wf-message\" class=\"wf-message\" role=\"status\" aria-live=\"polite\" data-testid=\"message\"></p></div><aside id=\"wf-panel\" class=\"wf-panel\" aria-label=\"Selected node\" data-testid=\"panel\" hidden></aside><section id=\"wf-yaml-pane\" class=\"wf-yaml\" aria-label=\"FDL YAML\"><div class=\"wf-yaml-head\"><h2 class=\"wf-h\"><label for=\"wf-yaml\">FDL</label></h2><button type=\"button\" class=\"btn\" data-cmd=\"apply-yaml\" data-testid=\"apply-yaml\">Apply YAML</button></div><textarea id=\"wf-yaml\" class=\"mono\" spellcheck=\"false\" rows=\"30\" data-testid=\"yaml\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 78, "</aside><div class=\"wf-canvas-wrap\"><div id=\"wf-canvas\" class=\"wf-canvas\" data-testid=\"canvas\" tabindex=\"0\" aria-label=\"Workflow canvas: Tab and arrow keys move between nodes, Shift+drag selects several, Delete removes, Ctrl+Z undoes\" title=\"Drag to pan; Shift+drag to select several nodes\"></div><p id=\"wf-message\" class=\"wf-message\" role=\"status\" aria-live=\"polite\" data-testid=\"message\"></p></div><aside id=\"wf-panel\" class=\"wf-panel\" aria-label=\"Selected node\" data-testid=\"panel\" hidden></aside><section id=\"wf-yaml-pane\" class=\"wf-yaml\" aria-label=\"FDL YAML\"><div class=\"wf-yaml-head\"><h2 class=\"wf-h\"><label for=\"wf-yaml\">FDL</label></h2><button type=\"button\" class=\"btn\" data-cmd=\"apply-yaml\" data-testid=\"apply-yaml\">Apply YAML</button></div><textarea id=\"wf-yaml\" class=\"mono\" spellcheck=\"false\" rows=\"30\" data-testid=\"yaml\" data-code-editor=\"yaml\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var44 string
 			templ_7745c5c3_Var44, templ_7745c5c3_Err = templ.JoinStringErrs(p.YAML)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/workflows.templ`, Line: 309, Col: 97}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/workflows.templ`, Line: 309, Col: 121}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var44))
 			if templ_7745c5c3_Err != nil {

@@ -107,7 +107,7 @@
     rendering = false;
     selected = keepSel.filter(function (id) { return dfOf[id]; });
     markSelected();
-    if (document.activeElement !== yamlBox) yamlBox.value = state.yaml;
+    if (!yamlFocused()) setYAMLText(state.yaml);
     showDiagnostics(state.diagnostics);
     versionLabel.textContent = "version " + state.version;
     dirtyBadge.hidden = !dirty;
@@ -115,7 +115,40 @@
     refreshTable();
   }
 
-  function showDiagnostics(ds) {
+  // The YAML pane becomes the CodeMirror editor when focused (code-editor.js),
+  // or when there are errors to mark in it; its textarea stays in step.
+  function yamlEditor() { return yamlBox._fdlCodeEditor; }
+  function yamlFocused() {
+    var ed = yamlEditor();
+    return document.activeElement === yamlBox || !!(ed && ed.view.hasFocus);
+  }
+  function setYAMLText(text) {
+    var ed = yamlEditor();
+    if (ed && ed.view.state.doc.toString() !== text) ed.view.dispatch({ changes: { from: 0, to: ed.view.state.doc.length, insert: text } });
+    yamlBox.value = text;
+  }
+  // markYAML marks each diagnostic at its line and column in the editor;
+  // open loads the editor first (for a refused text), else the marks wait
+  // until the pane is focused.
+  var yamlDiags = [];
+  function markYAML(ds, open) {
+    yamlDiags = ds || [];
+    var ed = yamlEditor();
+    if (ed) { ed.setDiagnostics(yamlDiags, { reveal: !ed.view.hasFocus }); return; }
+    if (!open || !window.fdlCodeEditor) return;
+    var text = yamlBox.value;
+    window.fdlCodeEditor.attach(yamlBox, { language: "yaml", label: "FDL" }).then(function (e) {
+      if (yamlBox.value === text) e.setDiagnostics(ds, { reveal: true });
+    }, function (err) { console.error("FDL Studio: the YAML editor could not be loaded:", err); });
+  }
+
+  yamlBox.addEventListener("focus", function () {
+    if (!window.fdlCodeEditor) return;
+    window.fdlCodeEditor.attach(yamlBox, { language: "yaml" }).then(function (e) { e.setDiagnostics(yamlDiags); }, function () {});
+  });
+
+  function showDiagnostics(ds, open) {
+    markYAML(ds, open);
     diagList.textContent = "";
     (ds || []).forEach(function (d) {
       var li = document.createElement("li");
@@ -132,6 +165,13 @@
   }
 
   function goToLine(line, col) {
+    var ed = yamlEditor();
+    if (ed) {
+      var doc = ed.view.state.doc, l = doc.line(Math.min(Math.max(1, line), doc.lines));
+      ed.view.dispatch({ selection: { anchor: Math.min(l.from + Math.max(0, (col || 1) - 1), l.to) }, scrollIntoView: true });
+      ed.view.focus();
+      return;
+    }
     var lines = yamlBox.value.split("\n");
     var off = 0;
     for (var i = 0; i < line - 1 && i < lines.length; i++) off += lines[i].length + 1;
@@ -196,8 +236,10 @@
         if (!res.ok) {
           if (opts.onError) opts.onError(res.body);
           say(res.body.error || "The edit was refused.", opts.x, opts.y);
-          if (res.body.diagnostics) showDiagnostics(res.body.diagnostics);
           render();
+          // A refused text stays in the pane, its errors marked in it.
+          if (op.kind === "yaml") setYAMLText(op.text);
+          if (res.body.diagnostics) showDiagnostics(res.body.diagnostics, op.kind === "yaml");
           return false;
         }
         var changed = res.body.yaml !== before.yaml;
@@ -469,25 +511,68 @@
     panel.hidden = true;
   }
 
+  // fit shows the whole drawing, centred, at 100% at most: a small graph
+  // is not blown up, a large one is zoomed out just enough (not below 20%).
   function fit() {
-    var ids = Object.keys(state.positions.nodes);
-    if (!ids.length) return;
     var minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-    ids.forEach(function (id) {
-      var p = state.positions.nodes[id];
+    state.nodes.forEach(function (n) {
+      var p = state.positions.nodes[n.id], el = document.getElementById("node-" + dfOf[n.id]);
+      if (!p) return;
       minX = Math.min(minX, p.x); minY = Math.min(minY, p.y);
-      maxX = Math.max(maxX, p.x + 220); maxY = Math.max(maxY, p.y + 110);
+      maxX = Math.max(maxX, p.x + (el ? el.offsetWidth : 220)); maxY = Math.max(maxY, p.y + (el ? el.offsetHeight : 110));
     });
-    var r = canvas.getBoundingClientRect();
-    var z = Math.min(1.2, Math.max(0.2, Math.min(r.width / (maxX - minX + 40), r.height / (maxY - minY + 40))));
-    // Drawflow scales the drawing about its centre: place the drawing's
-    // top-left corner 30px inside the canvas after scaling.
+    if (minX === Infinity) return;
+    var r = canvas.getBoundingClientRect(), pad = 40;
+    var z = Math.min(1, Math.max(0.2, Math.min((r.width - pad) / (maxX - minX), (r.height - pad) / (maxY - minY))));
+    // Drawflow scales the drawing about the precanvas centre (cx, cy): a
+    // point p shows at cx + (p - cx) * z + canvas_x. Centre the drawing.
     var cx = editor.precanvas.clientWidth / 2, cy = editor.precanvas.clientHeight / 2;
+    var mx = (minX + maxX) / 2, my = (minY + maxY) / 2;
     editor.zoom = z;
-    editor.canvas_x = 30 - (cx + (minX - cx) * z);
-    editor.canvas_y = 30 - (cy + (minY - cy) * z);
+    editor.canvas_x = r.width / 2 - (cx + (mx - cx) * z);
+    editor.canvas_y = r.height / 2 - (cy + (my - cy) * z);
     editor.precanvas.style.transform = "translate(" + editor.canvas_x + "px, " + editor.canvas_y + "px) scale(" + z + ")";
   }
+
+  // Rubber-band selection: Shift+drag on the canvas background selects
+  // the nodes the band touches (a plain drag pans, as before).
+  var band = null;
+  canvas.parentElement.addEventListener("mousedown", function (e) {
+    if (!e.shiftKey || e.button !== 0 || !canvas.contains(e.target) || e.target.closest(".drawflow-node")) return;
+    e.preventDefault();
+    e.stopPropagation(); // Drawflow would pan
+    var wrap = canvas.parentElement.getBoundingClientRect();
+    band = { x: e.clientX, y: e.clientY, el: document.createElement("div"), wrap: wrap };
+    band.el.className = "wf-band";
+    band.el.setAttribute("aria-hidden", "true");
+    canvas.parentElement.appendChild(band.el);
+    moveBand(e);
+  }, true);
+  function moveBand(e) {
+    var x1 = Math.min(band.x, e.clientX), y1 = Math.min(band.y, e.clientY);
+    var st = band.el.style;
+    st.left = (x1 - band.wrap.left) + "px"; st.top = (y1 - band.wrap.top) + "px";
+    st.width = Math.abs(e.clientX - band.x) + "px"; st.height = Math.abs(e.clientY - band.y) + "px";
+  }
+  window.addEventListener("mousemove", function (e) { if (band) moveBand(e); });
+  window.addEventListener("mouseup", function (e) {
+    if (!band) return;
+    var b = band.el.getBoundingClientRect();
+    band.el.remove();
+    band = null;
+    var hit = [];
+    Object.keys(dfOf).forEach(function (id) {
+      var el = document.getElementById("node-" + dfOf[id]);
+      if (!el) return;
+      var r = el.getBoundingClientRect();
+      if (r.right >= b.left && r.left <= b.right && r.bottom >= b.top && r.top <= b.bottom) hit.push(id);
+    });
+    if (b.width < 4 && b.height < 4) return; // a click, not a band
+    selected = hit;
+    markSelected();
+    panel.hidden = true;
+    say(hit.length ? "Selected " + hit.length + " node" + (hit.length === 1 ? "" : "s") + ": " + hit.map(function (id) { return label(nodeByID(id)); }).join(", ") + "." : "No node in the band.");
+  });
 
   var commands = {
     "undo": undo, "redo": redo, "delete": removeSelected,

@@ -21,6 +21,7 @@ CM_LANGUAGE_VERSION=6.13.1
 CM_COMMANDS_VERSION=6.11.1
 CM_LANG_PYTHON_VERSION=6.2.1
 CM_LEGACY_MODES_VERSION=6.5.5
+CM_LINT_VERSION=6.9.8
 LEZER_HIGHLIGHT_VERSION=1.2.5
 ESBUILD_VERSION=0.28.2
 # Test-only: the accessibility checker run by the browser tests, never served.
@@ -44,6 +45,7 @@ npm install --no-audit --no-fund --save-exact \
   "@codemirror/commands@${CM_COMMANDS_VERSION}" \
   "@codemirror/lang-python@${CM_LANG_PYTHON_VERSION}" \
   "@codemirror/legacy-modes@${CM_LEGACY_MODES_VERSION}" \
+  "@codemirror/lint@${CM_LINT_VERSION}" \
   "@lezer/highlight@${LEZER_HIGHLIGHT_VERSION}" \
   "esbuild@${ESBUILD_VERSION}" \
   "axe-core@${AXE_VERSION}" \
@@ -67,7 +69,7 @@ npx --no-install esbuild editor.src.js --bundle --format=esm --minify \
   echo
   cat node_modules/@codemirror/view/LICENSE
 } > "$cm/LICENSE"
-echo "codemirror@${CODEMIRROR_VERSION} view@${CM_VIEW_VERSION} state@${CM_STATE_VERSION} language@${CM_LANGUAGE_VERSION} commands@${CM_COMMANDS_VERSION} lang-python@${CM_LANG_PYTHON_VERSION} legacy-modes@${CM_LEGACY_MODES_VERSION} esbuild@${ESBUILD_VERSION}" > "$cm/VERSION"
+echo "codemirror@${CODEMIRROR_VERSION} view@${CM_VIEW_VERSION} state@${CM_STATE_VERSION} language@${CM_LANGUAGE_VERSION} commands@${CM_COMMANDS_VERSION} lang-python@${CM_LANG_PYTHON_VERSION} legacy-modes@${CM_LEGACY_MODES_VERSION} lint@${CM_LINT_VERSION} esbuild@${ESBUILD_VERSION}" > "$cm/VERSION"
 echo "bundled CodeMirror into $cm ($(gzip -9c "$cm/codemirror.min.js" | wc -c) bytes gzip)"
 
 axe="$repo/e2e/testdata/axe"

@@ -17,6 +17,7 @@ import { tags as t } from "@lezer/highlight";
 import { python } from "@codemirror/lang-python";
 import { shell } from "@codemirror/legacy-modes/mode/shell";
 import { yaml } from "@codemirror/legacy-modes/mode/yaml";
+import { setDiagnostics, lintGutter } from "@codemirror/lint";
 
 const languages = {
   shell: () => StreamLanguage.define(shell),
@@ -41,6 +42,9 @@ const theme = EditorView.theme({
   },
   ".cm-gutters": { backgroundColor: "var(--surface-2)", color: "var(--muted)", border: "none", borderRight: "1px solid var(--border)" },
   ".cm-activeLine": { backgroundColor: "var(--cm-active-line)" },
+  ".cm-lintRange-error": { backgroundImage: "none", textDecoration: "underline wavy var(--danger)", textUnderlineOffset: "3px" },
+  ".cm-lintRange-warning": { backgroundImage: "none", textDecoration: "underline wavy var(--warn)", textUnderlineOffset: "3px" },
+  ".cm-tooltip": { backgroundColor: "var(--surface)", color: "var(--text)", border: "1px solid var(--border)" },
   ".cm-activeLineGutter": { backgroundColor: "var(--cm-active-line)", color: "var(--text)" },
   "&.cm-focused .cm-matchingBracket": { backgroundColor: "var(--cm-selection)", outline: "1px solid var(--border)" },
 });
@@ -56,8 +60,27 @@ const highlight = HighlightStyle.define([
   { tag: t.invalid, color: "var(--danger)" },
 ]);
 
+// toDiagnostics turns FDL diagnostics ({line, col, severity, message},
+// 1-based) into CodeMirror ranges: from the column to the end of the token
+// there (at least one character), clamped to the text.
+function toDiagnostics(doc, list) {
+  const out = [];
+  for (const d of list || []) {
+    const n = Math.min(Math.max(1, d.line || 1), doc.lines);
+    const line = doc.line(n);
+    const from = Math.min(line.from + Math.max(0, (d.col || 1) - 1), line.to);
+    let to = from;
+    while (to < line.to && !/\s/.test(doc.sliceString(to, to + 1))) to++;
+    if (to === from) to = Math.min(from + 1, doc.length);
+    const severity = d.severity === "error" ? "error" : d.severity === "warning" ? "warning" : "info";
+    out.push({ from, to, severity, message: d.message });
+  }
+  return out;
+}
+
 // attach replaces textarea with an editor and returns a handle
-// {view, destroy()}; destroy puts the textarea back.
+// {view, destroy(), setDiagnostics(list)}; destroy puts the textarea back;
+// setDiagnostics marks each diagnostic in the text and the gutter.
 export function attach(textarea, options = {}) {
   if (textarea._fdlCodeEditor) return textarea._fdlCodeEditor;
   const lang = languages[options.language || textarea.dataset.codeEditor] || languages.shell;
@@ -80,6 +103,7 @@ export function attach(textarea, options = {}) {
       selection: { anchor: Math.min(textarea.selectionStart || 0, textarea.value.length) },
       extensions: [
         lineNumbers(),
+        lintGutter(),
         highlightActiveLineGutter(),
         highlightSpecialChars(),
         history(),
@@ -113,6 +137,14 @@ export function attach(textarea, options = {}) {
   textarea.setAttribute("data-code-editor-attached", "");
   const handle = {
     view,
+    // setDiagnostics(list, {reveal}): reveal scrolls the first error into view.
+    setDiagnostics(list, opts = {}) {
+      const ds = toDiagnostics(view.state.doc, list);
+      const tr = setDiagnostics(view.state, ds);
+      const first = ds.find((d) => d.severity === "error");
+      if (opts.reveal && first) tr.effects = [].concat(tr.effects || [], EditorView.scrollIntoView(first.from, { y: "center" }));
+      view.dispatch(tr);
+    },
     destroy() {
       view.destroy();
       host.remove();
