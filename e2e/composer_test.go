@@ -95,9 +95,32 @@ func TestComposerBuildsMaskDetectorByMouse(t *testing.T) {
 	tab := newTab(t)
 	importWorkflow(tab, app, "masks", "functions:\n  oscar: []\n")
 
+	// Each node is dragged from the palette and dropped on the canvas with
+	// real mouse events; the dialog opens at the drop point.
+	drops := 0
+	var dropped [][2]float64
+	drop := func(testid string) {
+		waitJS(tab, `fdlComposer.idle().then(() => true)`)
+		at := [2]float64{30 + float64(drops%2)*240, 20 + float64(drops/2)*90}
+		drops++
+		from := Eval[[]float64](tab, fmt.Sprintf(`(() => { const r = document.querySelector('[data-testid=%q]').getBoundingClientRect(); return [r.left + r.width/2, r.top + r.height/2]; })()`, testid))
+		c := Eval[[]float64](tab, `(() => { const r = document.getElementById("wf-canvas").getBoundingClientRect(); return [r.left, r.top]; })()`)
+		tab.Do(chromedp.DragAndDropXY(from[0], from[1], c[0]+at[0], c[1]+at[1], 8))
+		dropped = append(dropped, at)
+	}
+	// landed checks that the node last added sits where it was dropped.
+	landed := func(pred string) {
+		at := dropped[len(dropped)-1]
+		xy := Eval[[]float64](tab, fmt.Sprintf(`(() => { const n = fdlComposer.state().nodes.find(%s);
+			const el = document.querySelector('#wf-canvas .drawflow-node[data-node-id="' + n.id + '"]').getBoundingClientRect();
+			const c = document.getElementById("wf-canvas").getBoundingClientRect(); return [el.left - c.left, el.top - c.top]; })()`, pred))
+		if d := (xy[0]-at[0])*(xy[0]-at[0]) + (xy[1]-at[1])*(xy[1]-at[1]); d > 25 {
+			t.Errorf("%s landed at %v, dropped at %v", pred, xy, at)
+		}
+	}
 	addService := func(name, image, mem string) {
+		drop("add-oscar")
 		tab.Do(
-			chromedp.Click(chromedp.CSS(`[data-testid="add-oscar"]`)),
 			chromedp.WaitVisible(chromedp.ID("wf-add-name")),
 			chromedp.SendKeys(chromedp.ID("wf-add-name"), name),
 			chromedp.SendKeys(chromedp.ID("wf-add-image"), image),
@@ -106,20 +129,36 @@ func TestComposerBuildsMaskDetectorByMouse(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`[data-testid="dialog-ok"]`)),
 		)
 		waitJS(tab, fmt.Sprintf(`fdlComposer.state().nodes.some(n => n.name === %q)`, name))
+		landed(fmt.Sprintf(`n => n.name === %q`, name))
 	}
 	addStorage := func(path string) {
+		drop("add-minio")
 		tab.Do(
-			chromedp.Click(chromedp.CSS(`[data-testid="add-minio"]`)),
 			chromedp.WaitVisible(chromedp.ID("wf-add-path")),
 			chromedp.SendKeys(chromedp.ID("wf-add-path"), path),
 			chromedp.Click(chromedp.CSS(`[data-testid="dialog-ok"]`)),
 		)
 		waitJS(tab, fmt.Sprintf(`fdlComposer.state().nodes.some(n => n.path === %q)`, path))
+		landed(fmt.Sprintf(`n => n.path === %q`, path))
 	}
 	addService("anon-and-split", "grycap/blurry-faces", "2Gi")
 	addService("mask-detector", "grycap/mask-detector-yolo:full", "1Gi")
 	for _, p := range []string{"mask-detector/input", "mask-detector/intermediate", "mask-detector/result"} {
 		addStorage(p)
+	}
+	// Shift+drag a band around the two services (the first row): both are
+	// selected, nothing else.
+	c := Eval[[]float64](tab, `(() => { const r = document.getElementById("wf-canvas").getBoundingClientRect(); return [r.left, r.top]; })()`)
+	shift := chromedp.ButtonModifiers(chromedp.ModifierShift)
+	tab.Do(chromedp.MouseEvent(chromedp.MouseMoved, c[0]+10, c[1]+8, shift),
+		chromedp.MouseEvent(chromedp.MousePressed, c[0]+10, c[1]+8, chromedp.ButtonLeft, shift),
+		chromedp.MouseEvent(chromedp.MouseMoved, c[0]+200, c[1]+40, chromedp.ButtonLeft, shift),
+		chromedp.MouseEvent(chromedp.MouseMoved, c[0]+470, c[1]+60, chromedp.ButtonLeft, shift),
+		chromedp.MouseEvent(chromedp.MouseReleased, c[0]+470, c[1]+60, chromedp.ButtonLeft, shift))
+	sel := Eval[[]string](tab, `[...document.querySelectorAll("#wf-canvas .wf-selected")].map(e => fdlComposer.state().nodes.find(n => n.id === e.dataset.nodeId).name || "").sort()`)
+	if strings.Join(sel, ",") != "anon-and-split,mask-detector" {
+		tab.Screenshot("band")
+		t.Errorf("the band selected %v, want the two services", sel)
 	}
 	// Spread the nodes so ports do not overlap, then drag wires.
 	tab.Do(chromedp.Click(chromedp.CSS(`[data-cmd="layout"]`)))
