@@ -6,6 +6,7 @@
   "use strict";
   var root = document.getElementById("composer");
   if (!root || typeof Drawflow === "undefined") return;
+  if (window.performance && performance.mark) performance.mark("composer:start");
   var wfID = root.dataset.id;
   var state = JSON.parse(document.getElementById("composer-state").textContent);
   var csrf = "";
@@ -708,5 +709,6 @@
 
   render();
   fit();
+  if (window.performance && performance.mark) performance.mark("composer:drawn");
   window.fdlComposer = { state: function () { return state; }, depth: function () { return [undoStack.length, redoStack.length]; }, send: send, undo: undo, redo: redo, idle: function () { return busy; } };
 })();
