@@ -175,8 +175,3 @@ func eachPair(n *yaml.Node, f func(key string, v *yaml.Node)) {
 		f(n.Content[i].Value, resolve(n.Content[i+1]))
 	}
 }
-
-// isSet reports whether v holds a value that is not blank.
-func isSet(v *yaml.Node) bool {
-	return v != nil && !(v.Kind == yaml.ScalarNode && (v.Value == "" || v.Tag == "!!null"))
-}
