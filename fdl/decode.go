@@ -96,24 +96,31 @@ func (dc *decoder) oscarList(v *yaml.Node, path string) {
 		return
 	}
 	for j, item := range v.Content {
-		item = resolve(item)
-		ipath := fmt.Sprintf("%s[%d]", path, j)
-		if item.Kind != yaml.MappingNode || len(item.Content) != 2 {
-			dc.add(item, ipath, Error, "each functions.oscar item must be a mapping with exactly one key, the cluster id (`- my_cluster: {name: ..., image: ...}`)")
-			continue
-		}
-		k, sv := item.Content[0], resolve(item.Content[1])
-		spath := ipath + "." + k.Value
-		e := &OscarEntry{Cluster: k.Value, Path: spath}
-		dc.model.keys[spath] = k
-		if sv.Kind != yaml.MappingNode {
-			dc.model.nodes[spath] = sv
-			dc.add(sv, spath, Error, "the service under cluster %q must be a mapping of service fields, found a %s", k.Value, kindName(sv))
-		} else {
-			dc.decode(sv, reflect.ValueOf(&e.Service).Elem(), spath, false)
-		}
-		dc.model.Oscar = append(dc.model.Oscar, e)
+		dc.model.oscarItems = append(dc.model.oscarItems, oscarItem{entry: len(dc.model.Oscar), diag: len(dc.diags)})
+		dc.oscarItem(item, path, j)
 	}
+	dc.model.oscarItems = append(dc.model.oscarItems, oscarItem{entry: len(dc.model.Oscar), diag: len(dc.diags)})
+}
+
+// oscarItem decodes item j of the functions.oscar list at path.
+func (dc *decoder) oscarItem(item *yaml.Node, path string, j int) {
+	item = resolve(item)
+	ipath := fmt.Sprintf("%s[%d]", path, j)
+	if item.Kind != yaml.MappingNode || len(item.Content) != 2 {
+		dc.add(item, ipath, Error, "each functions.oscar item must be a mapping with exactly one key, the cluster id (`- my_cluster: {name: ..., image: ...}`)")
+		return
+	}
+	k, sv := item.Content[0], resolve(item.Content[1])
+	spath := ipath + "." + k.Value
+	e := &OscarEntry{Cluster: k.Value, Path: spath}
+	dc.model.keys[spath] = k
+	if sv.Kind != yaml.MappingNode {
+		dc.model.nodes[spath] = sv
+		dc.add(sv, spath, Error, "the service under cluster %q must be a mapping of service fields, found a %s", k.Value, kindName(sv))
+	} else {
+		dc.decode(sv, reflect.ValueOf(&e.Service).Elem(), spath, false)
+	}
+	dc.model.Oscar = append(dc.model.Oscar, e)
 }
 
 // decode fills v from n, recording node positions under path.

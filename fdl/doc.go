@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -52,6 +53,17 @@ type Document struct {
 	lines []int      // byte offset of the start of each line (0-based index)
 	model *Model
 	diags []Diagnostic // found while building the typed view
+	// size is the node count of the tree; plain is true when it has no
+	// anchors or aliases. Together they let an edit inside one function
+	// re-parse only that function (see spliceItem).
+	size  int
+	plain bool
+
+	// Derived once, on first use.
+	graphOnce sync.Once
+	graph     *Graph
+	validOnce sync.Once
+	valid     Diagnostics
 }
 
 // Parse reads an FDL file with the default limits. name is used in
@@ -102,13 +114,14 @@ func ParseWithLimits(name string, data []byte, lim Limits) (doc *Document, err e
 	if file.Kind != yaml.DocumentNode || len(file.Content) == 0 {
 		return nil, fail(1, 1, "the file is empty; %s", fdlShape)
 	}
-	if e := checkSize(&file, lim); e != nil {
+	size, plain, e := checkSize(&file, 0, lim)
+	if e != nil {
 		return nil, Diagnostics{{File: name, Line: e.line, Col: e.col, Severity: Error, Message: e.msg}}
 	}
 	if line, col, msg, dup := duplicateKey(&file); dup {
 		return nil, fail(line, col, "not YAML: %s", msg)
 	}
-	doc = &Document{name: name, src: data, root: file.Content[0], lines: lineStarts(data)}
+	doc = &Document{name: name, src: data, root: file.Content[0], lines: lineStarts(data), size: size, plain: plain}
 	if d := checkShape(name, doc.root); d != nil {
 		return nil, Diagnostics{*d}
 	}
@@ -140,15 +153,22 @@ type sizeError struct {
 
 // checkSize refuses documents that nest too deeply or whose alias expansion
 // would exceed the node budget (the "billion laughs" attack). Expanded sizes
-// are memoised per node so the check is linear in the parsed tree.
-func checkSize(n *yaml.Node, lim Limits) *sizeError {
+// are memoised per node so the check is linear in the parsed tree. depth is
+// that of n in its document. It returns the expanded node count and whether
+// the tree has no anchors and no aliases.
+func checkSize(n *yaml.Node, depth int, lim Limits) (size int, plain bool, err *sizeError) {
 	memo := map[*yaml.Node]int{}
+	plain = true
 	var walk func(n *yaml.Node, depth int) (int, *sizeError)
 	walk = func(n *yaml.Node, depth int) (int, *sizeError) {
 		if depth > lim.MaxDepth {
 			return 0, &sizeError{n.Line, n.Column, fmt.Sprintf("nesting deeper than %d levels; an FDL file never needs that many", lim.MaxDepth)}
 		}
+		if n.Anchor != "" {
+			plain = false
+		}
 		if n.Kind == yaml.AliasNode {
+			plain = false
 			if n.Alias == nil {
 				return 1, nil
 			}
@@ -178,8 +198,8 @@ func checkSize(n *yaml.Node, lim Limits) *sizeError {
 		memo[n] = total
 		return total, nil
 	}
-	_, err := walk(n, 0)
-	return err
+	size, err = walk(n, depth)
+	return size, plain, err
 }
 
 // checkShape tells apart an FDL from other YAML (Kubernetes manifests, the old

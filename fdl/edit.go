@@ -466,7 +466,8 @@ func (d *Document) pairRegion(k, v *yaml.Node) (start, end int, err error) {
 	return start, end, nil
 }
 
-// splice replaces src[start:end] with text and reparses. at is the
+// splice replaces src[start:end] with text and reparses: only the edited
+// function when it can (spliceItem), else the whole text. at is the
 // position reported if the result does not parse.
 func (d *Document) splice(start, end int, text string, at int) (*Document, error) {
 	if bytes.Contains(d.src, []byte("\r\n")) {
@@ -476,6 +477,9 @@ func (d *Document) splice(start, end int, text string, at int) (*Document, error
 	out = append(out, d.src[:start]...)
 	out = append(out, text...)
 	out = append(out, d.src[end:]...)
+	if nd, ok := d.spliceItem(start, end, out); ok {
+		return nd, nil
+	}
 	nd, err := Parse(d.name, out)
 	if err != nil {
 		return nil, fmt.Errorf("%s: the edit at byte %d would break the document: %w", d.name, at, err)

@@ -2,6 +2,7 @@ package fdl
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -156,8 +157,20 @@ func normalizeEndpoint(e string) string {
 }
 
 // Graph derives the data-flow graph. Nodes come in document order: each
-// function followed by the storage locations it introduces.
+// function followed by the storage locations it introduces. The graph is
+// derived once per document (documents never change); each call returns
+// its own copy, which the caller may modify.
 func (d *Document) Graph() *Graph {
+	d.graphOnce.Do(func() { d.graph = d.deriveGraph() })
+	g := *d.graph
+	g.Nodes = slices.Clone(g.Nodes)
+	g.Edges = slices.Clone(g.Edges)
+	g.MayTrigger = slices.Clone(g.MayTrigger)
+	g.Warnings = slices.Clone(g.Warnings)
+	return &g
+}
+
+func (d *Document) deriveGraph() *Graph {
 	m := d.model
 	g := &Graph{Nodes: []Node{}, Edges: []Edge{}}
 	clusters := m.clusterIDs()

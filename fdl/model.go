@@ -21,7 +21,13 @@ type Model struct {
 
 	nodes map[string]*yaml.Node // value node of every decoded YAML path
 	keys  map[string]*yaml.Node // key node of every decoded mapping entry
+	// oscarItems records, for each item of the functions.oscar list and
+	// one past the last, the index of its entry in Oscar and of its first
+	// diagnostic, so that an edit of one item can redo only that item.
+	oscarItems []oscarItem
 }
+
+type oscarItem struct{ entry, diag int }
 
 // OscarEntry is one `- <cluster-id>: {service}` item of functions.oscar.
 type OscarEntry struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,8 +47,18 @@ func (v *validator) atKey(path string, sev Severity, format string, args ...any)
 }
 
 // Validate checks the document and returns every error and warning, sorted
-// by position. It never fails: problems are diagnostics.
+// by position. It never fails: problems are diagnostics. With the zero
+// options (no script files to check) the result is computed once per
+// document; each call returns its own copy.
 func (d *Document) Validate(opts ValidateOptions) Diagnostics {
+	if opts.Scripts == nil && !opts.RequireScripts {
+		d.validOnce.Do(func() { d.valid = d.validate(opts) })
+		return slices.Clone(d.valid)
+	}
+	return d.validate(opts)
+}
+
+func (d *Document) validate(opts ValidateOptions) Diagnostics {
 	v := &validator{d: d, m: d.model, opts: opts}
 	v.diags = append(v.diags, d.diags...)
 	if len(v.m.Oscar) == 0 && len(v.m.AWS) == 0 {

@@ -423,18 +423,57 @@ func stateOf(doc *fdl.Document, pos positions) *state {
 		if n.Kind == fdl.KindService {
 			sn.Image, sn.CPU, sn.Memory = card.Image, card.CPU, card.Memory
 		}
-		sn.HTML = renderString(templates.WorkflowNodeCard(card))
+		sn.HTML = cardHTML(card)
 		st.Nodes = append(st.Nodes, sn)
 	}
 	for _, l := range pos.Loose {
 		typ, _ := fdl.ParseProvider(l.Provider)
 		card := templates.WorkflowCard{ID: l.ID, Kind: fdl.KindStorage, Provider: l.Provider, Path: l.Path, Place: "not connected yet: not in the FDL", Backend: typ}
-		st.Nodes = append(st.Nodes, stateNode{ID: l.ID, Kind: fdl.KindStorage, Provider: l.Provider, Path: l.Path, Loose: true, HTML: renderString(templates.WorkflowNodeCard(card))})
+		st.Nodes = append(st.Nodes, stateNode{ID: l.ID, Kind: fdl.KindStorage, Provider: l.Provider, Path: l.Path, Loose: true, HTML: cardHTML(card)})
 	}
 	if st.Nodes == nil {
 		st.Nodes = []stateNode{}
 	}
 	return st
+}
+
+// cards remembers rendered node cards by their content: an edit changes
+// one or two cards of a workflow, and the others are not rendered again.
+var cards = struct {
+	sync.Mutex
+	html map[string]string
+}{html: map[string]string{}}
+
+// cardsCacheSize bounds the remembered cards (a few 200-function
+// workflows); when full, the cache starts again.
+const cardsCacheSize = 2048
+
+// cardHTML is the rendered WorkflowNodeCard of c.
+func cardHTML(c templates.WorkflowCard) string {
+	var k strings.Builder
+	for _, f := range []string{c.ID, c.Kind, c.Backend, c.Name, c.Image, c.CPU, c.Memory, c.Place, c.Provider, c.Path, strconv.Itoa(c.Errors), strconv.Itoa(c.Warnings)} {
+		k.WriteString(f)
+		k.WriteByte(0)
+	}
+	for _, m := range c.Messages {
+		k.WriteString(m)
+		k.WriteByte(1)
+	}
+	key := k.String()
+	cards.Lock()
+	html, ok := cards.html[key]
+	cards.Unlock()
+	if ok {
+		return html
+	}
+	html = renderString(templates.WorkflowNodeCard(c))
+	cards.Lock()
+	if len(cards.html) >= cardsCacheSize {
+		clear(cards.html)
+	}
+	cards.html[key] = html
+	cards.Unlock()
+	return html
 }
 
 func orDefault(s, d string) string {
