@@ -140,7 +140,7 @@ func (h *Handler) AdoptDrift(c echo.Context) error {
 	if err != nil {
 		return userError(http.StatusUnprocessableEntity, fmt.Sprintf("The cluster's version of %s cannot be written into the workflow: %v", name, err), err)
 	}
-	v, err := h.workflows.Save(ctx, d.OwnerID, w.ID, w.Version, w.Name, string(edited.Bytes()), w.Positions)
+	v, err := h.workflows.Save(ctx, d.OwnerID, w.ID, w.Version, w.Name, string(edited.Bytes()), w.Positions, fmt.Sprintf("Adopted %s from cluster %s", name, fd.Cluster))
 	if errors.Is(err, store.ErrConflict) {
 		return userError(http.StatusConflict, "The workflow was saved elsewhere meanwhile; reload and adopt again.", err)
 	}

@@ -30,9 +30,11 @@ type workflowRepo interface {
 	List(ctx context.Context, ownerID int64) ([]store.Workflow, error)
 	Get(ctx context.Context, ownerID, id int64) (store.Workflow, error)
 	Create(ctx context.Context, ownerID int64, name, yaml, positions string, scripts map[string]string) (store.Workflow, error)
-	Save(ctx context.Context, ownerID, id int64, base int, name, yaml, positions string) (int, error)
+	Save(ctx context.Context, ownerID, id int64, base int, name, yaml, positions, message string) (int, error)
 	SaveDraft(ctx context.Context, ownerID, id int64, base int, yaml, positions string) error
-	Versions(ctx context.Context, ownerID, id int64) ([]store.WorkflowVersion, error)
+	// VersionList lists the versions without their text; Version reads
+	// one with its text.
+	VersionList(ctx context.Context, ownerID, id int64) ([]store.WorkflowVersionInfo, error)
 	Version(ctx context.Context, ownerID, id int64, version int) (store.WorkflowVersion, error)
 	Delete(ctx context.Context, ownerID, id int64) error
 }
@@ -266,7 +268,7 @@ func (h *Handler) ShowComposer(c echo.Context) error {
 	st.Version = base
 	st.Draft = w.Draft != ""
 	h.redactState(st, heldCredentials{}, w.OwnerID, w.ID)
-	vs, err := h.workflows.Versions(c.Request().Context(), w.OwnerID, w.ID)
+	vs, err := h.workflows.VersionList(c.Request().Context(), w.OwnerID, w.ID)
 	if err != nil {
 		return err
 	}
@@ -943,7 +945,12 @@ type saveRequest struct {
 	Positions positions `json:"positions"`
 	Name      string    `json:"name"`
 	Held      string    `json:"held,omitempty"`
+	// Message, optional, says what the version changed.
+	Message string `json:"message,omitempty"`
 }
+
+// maxVersionMessage bounds a version's message, in bytes.
+const maxVersionMessage = 1000
 
 // conflict is the answer to a save based on an old version: the newer
 // text and the difference from the composer's.
@@ -969,7 +976,7 @@ func (h *Handler) SaveWorkflow(c echo.Context) error {
 		return c.JSON(http.StatusBadRequest, editError{Error: "the request is not valid JSON: " + err.Error()})
 	}
 	req.YAML = withCredentials(w.Name, req.YAML, h.openHeld(req.Held, owner, w.ID))
-	if _, err := fdl.Parse(w.Name, []byte(req.YAML)); err != nil {
+	if _, err := parseCached(w.Name, req.YAML); err != nil { // usually the last edit's answer, parsed then
 		return c.JSON(http.StatusUnprocessableEntity, editError{Error: "The YAML is not a valid FDL; it was not saved.", Diagnostics: asDiagnostics(err)})
 	}
 	name := strings.TrimSpace(req.Name)
@@ -977,7 +984,11 @@ func (h *Handler) SaveWorkflow(c echo.Context) error {
 		name = w.Name
 	}
 	pj, _ := json.Marshal(req.Positions)
-	v, err := h.workflows.Save(c.Request().Context(), owner, w.ID, req.Base, name, req.YAML, string(pj))
+	msg := strings.TrimSpace(req.Message)
+	if len(msg) > maxVersionMessage {
+		return c.JSON(http.StatusUnprocessableEntity, editError{Error: fmt.Sprintf("the version message is %d bytes; at most %d are kept", len(msg), maxVersionMessage)})
+	}
+	v, err := h.workflows.Save(c.Request().Context(), owner, w.ID, req.Base, name, req.YAML, string(pj), msg)
 	if errors.Is(err, store.ErrConflict) {
 		cur, gerr := h.workflows.Get(c.Request().Context(), owner, w.ID)
 		if gerr != nil {
@@ -1071,7 +1082,7 @@ func (h *Handler) ShowWorkflowVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vs, err := h.workflows.Versions(c.Request().Context(), owner, w.ID)
+	vs, err := h.workflows.VersionList(c.Request().Context(), owner, w.ID)
 	if err != nil {
 		return err
 	}
@@ -1080,17 +1091,24 @@ func (h *Handler) ShowWorkflowVersion(c echo.Context) error {
 	if t := c.QueryParam("against"); t != "" {
 		other, _ = strconv.Atoi(t)
 	}
-	var cur, prev *store.WorkflowVersion
-	for i := range vs {
-		if vs[i].Version == n {
-			cur = &vs[i]
-		}
-		if vs[i].Version == other {
-			prev = &vs[i]
-		}
+	var hasPrev bool
+	for _, v := range vs {
+		hasPrev = hasPrev || v.Version == other
 	}
-	if cur == nil {
-		return notFound(fmt.Sprintf("Workflow %q has no version %d.", w.Name, n), nil)
+	// Only the two versions compared are read with their text.
+	cur, err := h.workflowVersion(c, owner, w, n)
+	if err != nil {
+		return err
+	}
+	var prev *store.WorkflowVersion
+	if hasPrev && other == n {
+		prev = &cur
+	} else if hasPrev {
+		pv, err := h.workflowVersion(c, owner, w, other)
+		if err != nil {
+			return err
+		}
+		prev = &pv
 	}
 	p := templates.WorkflowVersionProps{Chrome: h.Chrome(c, w.Name+" version "+strconv.Itoa(n), "/workflows"), ID: w.ID, Name: w.Name, Version: n, YAML: redactText(w.Name, cur.YAML)}
 	for _, v := range vs {

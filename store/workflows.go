@@ -35,3 +35,16 @@ type WorkflowVersion struct {
 	Positions string
 	CreatedAt time.Time
 }
+
+// WorkflowVersionInfo is a saved version without its text: what a list of
+// versions shows.
+type WorkflowVersionInfo struct {
+	Version   int
+	CreatedAt time.Time
+	// Author is the display name of the user who saved the version.
+	Author string
+	// Message is what the author said about the version ("" when nothing).
+	Message string
+	// Size is the length of the version's FDL text in bytes.
+	Size int
+}

@@ -84,8 +84,8 @@ func (r *Workflows) Create(ctx context.Context, ownerID int64, name, yaml, posit
 		return store.Workflow{}, err
 	}
 	id, _ := res.LastInsertId()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_versions (workflow_id, version, yaml, positions, created_at) VALUES (?, 1, ?, ?, ?)`,
-		id, yaml, orEmptyJSON(positions), now); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_versions (workflow_id, version, yaml, positions, created_at, author_id) VALUES (?, 1, ?, ?, ?, ?)`,
+		id, yaml, orEmptyJSON(positions), now, ownerID); err != nil {
 		return store.Workflow{}, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -94,10 +94,11 @@ func (r *Workflows) Create(ctx context.Context, ownerID int64, name, yaml, posit
 	return r.Get(ctx, ownerID, id)
 }
 
-// Save adds a version based on version base and clears the draft. When
-// base is not the latest version (the workflow was saved elsewhere in the
+// Save adds a version based on version base, with the owner as its
+// author and message (may be empty), and clears the draft. When base is
+// not the latest version (the workflow was saved elsewhere in the
 // meantime) nothing is written and the error is store.ErrConflict.
-func (r *Workflows) Save(ctx context.Context, ownerID, id int64, base int, name, yaml, positions string) (int, error) {
+func (r *Workflows) Save(ctx context.Context, ownerID, id int64, base int, name, yaml, positions, message string) (int, error) {
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -116,8 +117,8 @@ func (r *Workflows) Save(ctx context.Context, ownerID, id int64, base int, name,
 	}
 	now := time.Now().Unix()
 	next := cur + 1
-	if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_versions (workflow_id, version, yaml, positions, created_at) VALUES (?, ?, ?, ?, ?)`,
-		id, next, yaml, orEmptyJSON(positions), now); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_versions (workflow_id, version, yaml, positions, created_at, author_id, message) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		id, next, yaml, orEmptyJSON(positions), now, ownerID, message); err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE workflows SET version = ?, name = ?, draft_yaml = NULL, draft_positions = NULL, draft_base = 0, updated_at = ? WHERE id = ?`,
@@ -160,19 +161,23 @@ func (r *Workflows) Version(ctx context.Context, ownerID, id int64, version int)
 	return v, err
 }
 
-// Versions lists the saved versions of a workflow, newest first.
-func (r *Workflows) Versions(ctx context.Context, ownerID, id int64) ([]store.WorkflowVersion, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT v.version, v.yaml, v.positions, v.created_at FROM workflow_versions v
-		JOIN workflows w ON w.id = v.workflow_id WHERE w.owner_id = ? AND w.id = ? ORDER BY v.version DESC`, ownerID, id)
+// VersionList lists the saved versions of a workflow, newest first,
+// without their text; store.ErrNotFound when the workflow is not the
+// owner's. A version saved before authors were recorded names the owner.
+func (r *Workflows) VersionList(ctx context.Context, ownerID, id int64) ([]store.WorkflowVersionInfo, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT v.version, v.created_at, COALESCE(u.name, ''), v.message, octet_length(v.yaml)
+		FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
+		LEFT JOIN users u ON u.id = COALESCE(v.author_id, w.owner_id)
+		WHERE w.owner_id = ? AND w.id = ? ORDER BY v.version DESC`, ownerID, id)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.WorkflowVersion
+	var out []store.WorkflowVersionInfo
 	for rows.Next() {
-		var v store.WorkflowVersion
+		var v store.WorkflowVersionInfo
 		var at int64
-		if err := rows.Scan(&v.Version, &v.YAML, &v.Positions, &at); err != nil {
+		if err := rows.Scan(&v.Version, &at, &v.Author, &v.Message, &v.Size); err != nil {
 			return nil, err
 		}
 		v.CreatedAt = time.Unix(at, 0)

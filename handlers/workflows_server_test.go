@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,4 +132,81 @@ func BenchmarkCanvasEditRequest(b *testing.B) {
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// countingRepo counts the versions read with their text.
+type countingRepo struct {
+	*sqlite.Workflows
+	texts int
+}
+
+func (r *countingRepo) Version(ctx context.Context, ownerID, id int64, version int) (store.WorkflowVersion, error) {
+	r.texts++
+	return r.Workflows.Version(ctx, ownerID, id, version)
+}
+
+// TestVersionPagesReadOnlyWhatTheyShow: the composer lists versions
+// without reading any version's text, and a version page reads the two
+// versions it compares, however many there are. Saves keep their message.
+func TestVersionPagesReadOnlyWhatTheyShow(t *testing.T) {
+	s := newComposerServer(t)
+	w := s.create(t, commented)
+	text := commented
+	for i := 1; i <= 5; i++ {
+		text = strings.Replace(commented, "# the end", fmt.Sprintf("# step %d", i), 1)
+		code, body := s.post(t, fmt.Sprintf("/workflows/%d/save", w.ID), saveRequest{YAML: text, Base: i, Message: fmt.Sprintf("  step %d ", i)})
+		if code != http.StatusOK {
+			t.Fatalf("save %d: %d %s", i, code, body)
+		}
+	}
+	vs, err := s.db.Workflows().VersionList(context.Background(), s.owner, w.ID)
+	if err != nil || len(vs) != 6 || vs[0].Message != "step 5" || vs[0].Author != "Tester" || vs[0].Size != len(text) {
+		t.Fatalf("VersionList = %+v, %v", vs, err)
+	}
+	code, body := s.post(t, fmt.Sprintf("/workflows/%d/save", w.ID), saveRequest{YAML: text, Base: 6, Message: strings.Repeat("x", maxVersionMessage+1)})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "version message") {
+		t.Errorf("an overlong message: %d %s", code, body)
+	}
+
+	repo := &countingRepo{Workflows: s.db.Workflows()}
+	h := New(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clusters: noClusters{}, Workflows: repo})
+	get := func(path string, handler echo.HandlerFunc, route string) (int, string) {
+		e := echo.New()
+		e.HTTPErrorHandler = func(err error, c echo.Context) {
+			status := http.StatusInternalServerError
+			if ue := (*UserError)(nil); errors.As(err, &ue) {
+				status = ue.Status
+			}
+			_ = c.String(status, Describe(err))
+		}
+		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				c.SetRequest(c.Request().WithContext(auth.WithUser(c.Request().Context(), &auth.User{ID: s.owner, Name: "Tester", Mode: auth.ModeLocal})))
+				return next(c)
+			}
+		})
+		e.GET(route, handler)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	code, page := get(fmt.Sprintf("/workflows/%d", w.ID), h.ShowComposer, "/workflows/:id")
+	if code != http.StatusOK || repo.texts != 0 {
+		t.Fatalf("composer: %d, %d version texts read", code, repo.texts)
+	}
+	for v := 1; v <= 6; v++ {
+		if !strings.Contains(page, fmt.Sprintf("/workflows/%d/versions/%d", w.ID, v)) {
+			t.Errorf("the composer does not list version %d", v)
+		}
+	}
+	code, page = get(fmt.Sprintf("/workflows/%d/versions/4", w.ID), h.ShowWorkflowVersion, "/workflows/:id/versions/:v")
+	if code != http.StatusOK || repo.texts != 2 {
+		t.Fatalf("version page: %d, %d version texts read", code, repo.texts)
+	}
+	if !strings.Contains(page, "# step 2") || !strings.Contains(page, "# step 3") || strings.Contains(page, "# step 4") {
+		t.Errorf("the version page does not show the difference between versions 3 and 4")
+	}
+	if code, _ = get(fmt.Sprintf("/workflows/%d/versions/9", w.ID), h.ShowWorkflowVersion, "/workflows/:id/versions/:v"); code != http.StatusNotFound {
+		t.Errorf("a missing version: %d", code)
+	}
 }
