@@ -98,8 +98,19 @@ func syntaxError(data []byte, err error) (line, col int, msg string) {
 	}
 	prev := prevContent(lines, n-1)
 	trimmed := strings.TrimSpace(text)
-	if strings.Contains(ymsg, "expected ':'") && isBareScalarLine(strings.TrimSpace(stripComment(text))) {
-		return n, col, fmt.Sprintf("%q has no ':'; a mapping entry is written `key: value`", strings.TrimSpace(stripComment(text)))
+	if strings.Contains(ymsg, "cannot start any token") {
+		if c, ch := badTokenStart(text); c >= 0 {
+			if ch == '\t' {
+				return n, runeCol(text, c), "a tab separates this token from the one before; YAML separates with spaces only"
+			}
+			return n, runeCol(text, c), fmt.Sprintf("a plain value cannot start with %q (reserved in YAML); quote the value", ch)
+		}
+	}
+	if bare := strings.TrimSpace(stripComment(text)); strings.Contains(ymsg, "expected ':'") && isBareScalarLine(bare) {
+		if c := strings.IndexByte(bare, ':'); c >= 0 && c+1 < len(bare) {
+			return n, col, fmt.Sprintf("%q has no space after ':'; a mapping entry is written `key: value`", bare)
+		}
+		return n, col, fmt.Sprintf("%q has no ':'; a mapping entry is written `key: value`", bare)
 	}
 	if prev >= 0 {
 		ptext := strings.TrimRight(string(lines[prev]), "\r\n")
@@ -111,7 +122,13 @@ func syntaxError(data []byte, err error) (line, col int, msg string) {
 		case pind == ind && (strings.HasPrefix(trimmed, "- ") || trimmed == "-") && !strings.HasPrefix(ptrim, "-"):
 			return n, col, "a list item `- ...` where this mapping expects a `key: value` entry"
 		case pind != ind && (strings.Contains(ymsg, "mapping values") || strings.Contains(ymsg, "expected key") || strings.Contains(ymsg, "block")):
-			return n, col, fmt.Sprintf("this line is indented by %d spaces, which fits no block above it (the line above is indented by %d)", ind, pind)
+			at, fits := fitsBlock(lines, n-1, ind)
+			if !fits {
+				return n, col, fmt.Sprintf("this line is indented by %d spaces, which fits no block above it (the line above is indented by %d)", ind, pind)
+			}
+			if at >= 0 && (strings.HasPrefix(trimmed, "- ") || trimmed == "-") && !strings.HasPrefix(strings.TrimSpace(string(lines[at])), "-") {
+				return n, col, fmt.Sprintf("a list item `- ...` where the mapping of line %d expects a `key: value` entry", at+1)
+			}
 		}
 	}
 	if strings.Contains(ymsg, "mapping values") {
@@ -346,6 +363,87 @@ func isBareScalarLine(t string) bool {
 		return false
 	}
 	return !strings.Contains(t, ": ") && !strings.HasSuffix(t, ":")
+}
+
+// fitsBlock reports whether a line i indented by ind sits where a block
+// above it allows: under a line that opens a block (`key:` with no value,
+// or a list dash) and indented more than its content, or at the indent
+// of an enclosing block's entries (then at is the line of such an entry).
+func fitsBlock(lines [][]byte, i, ind int) (at int, fits bool) {
+	p := prevContent(lines, i)
+	if p < 0 {
+		return -1, ind == 0
+	}
+	ptext := stripComment(strings.TrimRight(string(lines[p]), "\r\n"))
+	content := contentIndent(ptext)
+	if t := strings.TrimSpace(ptext); ind > content && (strings.HasSuffix(t, ":") || strings.HasSuffix(t, "-")) {
+		return -1, true
+	}
+	// The entries of the enclosing blocks: each line above that is less
+	// indented than every line after it.
+	limit := ind + 1
+	for j := p; j >= 0 && limit > 0; j-- {
+		if isBlankOrComment(lines[j]) {
+			continue
+		}
+		t := strings.TrimRight(string(lines[j]), "\r\n")
+		in, cin := indentOf(t), contentIndent(stripComment(t))
+		if in == ind || cin == ind {
+			return j, true
+		}
+		if in < limit {
+			limit = in
+		}
+		if limit < ind {
+			return -1, false
+		}
+	}
+	return -1, false
+}
+
+// contentIndent is the column (0-based) of a line's content after its
+// indentation and any list dashes: 4 for "  - key: v".
+func contentIndent(s string) int {
+	i := indentOf(s)
+	for i < len(s) && s[i] == '-' && (i+1 == len(s) || s[i+1] == ' ') {
+		i++
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+	}
+	return i
+}
+
+// badTokenStart is the offset of a character that cannot start a token
+// where one starts on the line (after the indentation, a list dash or a
+// mapping ': '), and that character, or -1.
+func badTokenStart(s string) (int, byte) {
+	s = strings.TrimRight(s, "\r\n")
+	i := indentOf(s)
+	for i < len(s) {
+		switch c := s[i]; {
+		case c == '\t':
+			return i, c
+		case c == '@' || c == '`':
+			return i, c
+		case c == '-' && (i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\t'):
+			i++
+			for i < len(s) && s[i] == ' ' {
+				i++
+			}
+			continue
+		}
+		// Skip the token to the next ': ' (a mapping value follows).
+		k := strings.Index(s[i:], ": ")
+		if k < 0 || strings.ContainsAny(s[i:i+k], "\"'#[{") {
+			return -1, 0
+		}
+		i += k + 1
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+	}
+	return -1, 0
 }
 
 // secondMappingColon is the offset of a second ": " in a plain `key: value`

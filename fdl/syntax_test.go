@@ -62,6 +62,30 @@ func TestSyntaxErrorPosition(t *testing.T) {
 			breakExample(t, scar, 237, "      verify: True", "      - verify: True"), 237, 7, "list item"},
 		{"second colon in a value",
 			breakExample(t, mask, 7, "      image: grycap/blurry-faces", "      image: grycap/blurry-faces: latest"), 7, 33, "second ': '"},
+		// More real-world breakages. Each of the next four was reported at
+		// the wrong place or with the wrong words before.
+		{"a quote inside a plain value with a second colon, under a list item",
+			breakExample(t, mask, 4, "      name: anon-and-split", `      name: anon"and: split`), 4, 21, "second ': '"},
+		{"tab after a list dash",
+			breakExample(t, mask, 10, "      - storage_provider: minio", "      -\tstorage_provider: minio"), 10, 8, "a tab separates"},
+		{"a value starting with @",
+			breakExample(t, mask, 4, "      name: anon-and-split", "      name: @anon"), 4, 13, "cannot start with '@'"},
+		{"no space after the colon",
+			breakExample(t, mask, 17, "      memory: 1Gi", "      memory:1Gi"), 17, 7, `"memory:1Gi" has no space after ':'`},
+		{"list item among the keys of a deeper mapping",
+			breakExample(t, scar, 210, "          - srt", "          - srt", "        - oops"), 211, 9, "where the mapping of line 207 expects"},
+		{"key indented under a value, deep in a commented file",
+			breakExample(t, scar, 20, "      region: us-east-1", "        region: us-east-1"), 20, 9, "indented by 8 spaces"},
+		{"list item indented between two blocks",
+			breakExample(t, mask, 15, "  - my_oscar:", "   - my_oscar:"), 15, 4, "indented by 3 spaces"},
+		{"unclosed double quote",
+			breakExample(t, mask, 7, "      image: grycap/blurry-faces", `      image: "grycap/blurry-faces`), 7, 14, `opened here with " is never closed`},
+		{"unclosed flow mapping",
+			breakExample(t, scar, 20, "      region: us-east-1", "      region: {a: 1"), 20, 15, "{ is never closed"},
+		{"duplicate key in a nested mapping far down",
+			breakExample(t, scar, 240, "      secret_key: mpass", "      secret_key: mpass", "      endpoint: again"), 241, 7, `key "endpoint" appears twice in this mapping (first at line 236)`},
+		{"tab indentation deep in a commented file",
+			breakExample(t, scar, 248, "      token: mytoken", "\t  token: mytoken"), 248, 1, "tab"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
