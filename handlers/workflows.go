@@ -178,16 +178,19 @@ func (h *Handler) CreateWorkflow(c echo.Context) error {
 	default:
 		return refuse("Choose how to start the workflow.")
 	}
-	doc, err := fdl.Parse(fileName, data)
+	name := form.Name // the form keeps what the user typed, should it come back
+	if name == "" {
+		name = "Untitled workflow"
+	}
+	// Parsed under the workflow's name, as the composer parses it: the
+	// composer page it redirects to finds this parse in the cache.
+	doc, err := parseCached(name, string(data))
 	if err != nil {
 		return refuse(describeFDLError(err))
 	}
-	if form.Name == "" {
-		form.Name = "Untitled workflow"
-	}
 	pos := positions{Nodes: canvasLayout(doc.Graph())}
 	pj, _ := json.Marshal(pos)
-	w, err := h.workflows.Create(c.Request().Context(), u.ID, form.Name, string(doc.Bytes()), string(pj), scripts)
+	w, err := h.workflows.Create(c.Request().Context(), u.ID, name, string(doc.Bytes()), string(pj), scripts)
 	if err != nil {
 		return err
 	}
@@ -316,7 +319,7 @@ type stateNode struct {
 
 // composerState parses text and derives everything the canvas shows.
 func composerState(name string, text []byte, pj string) (*state, error) {
-	doc, err := fdl.Parse(name, text)
+	doc, err := parseCached(name, string(text))
 	if err != nil {
 		return nil, err
 	}

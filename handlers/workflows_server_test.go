@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -208,5 +209,75 @@ func TestVersionPagesReadOnlyWhatTheyShow(t *testing.T) {
 	}
 	if code, _ = get(fmt.Sprintf("/workflows/%d/versions/9", w.ID), h.ShowWorkflowVersion, "/workflows/:id/versions/:v"); code != http.StatusNotFound {
 		t.Errorf("a missing version: %d", code)
+	}
+}
+
+// BenchmarkImportAndOpen200 is the server's share of importing and drawing
+// a 200-function workflow: the pasted form posted to /workflows (parse,
+// graph, layout, store) and the composer page it redirects to (parse,
+// validate, graph, cards, page render). The browser's share (drawing the
+// canvas) is measured by e2e's BenchmarkComposerImportAndDraw200.
+func BenchmarkImportAndOpen200(b *testing.B) {
+	s := newComposerServer(b)
+	h := New(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clusters: noClusters{}, Workflows: s.db.Workflows()})
+	s.e.POST("/workflows", h.CreateWorkflow)
+	text := bigWorkflow(200)
+	var imports, opens []time.Duration
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		// A new text each time, as no import repeats the one before.
+		form := url.Values{"source": {"paste"}, "name": {"big"}, "paste": {fmt.Sprintf("# import %d\n%s", i, text)}}.Encode()
+		start := time.Now()
+		req := httptest.NewRequest(http.MethodPost, "/workflows", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		s.e.ServeHTTP(rec, req)
+		mid := time.Now()
+		if rec.Code != http.StatusSeeOther {
+			b.Fatalf("import: %d %s", rec.Code, rec.Body)
+		}
+		rec2 := httptest.NewRecorder()
+		s.e.ServeHTTP(rec2, httptest.NewRequest(http.MethodGet, rec.Header().Get("Location"), nil))
+		end := time.Now()
+		if rec2.Code != http.StatusOK || !strings.Contains(rec2.Body.String(), "f199") {
+			b.Fatalf("open: %d", rec2.Code)
+		}
+		imports, opens = append(imports, mid.Sub(start)), append(opens, end.Sub(mid))
+	}
+	slices.Sort(imports)
+	slices.Sort(opens)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(imports[len(imports)/2]), "import-p50-ms")
+	b.ReportMetric(ms(opens[len(opens)/2]), "open-p50-ms")
+	b.ReportMetric(ms(imports[len(imports)*99/100]+opens[len(opens)*99/100]), "p99-sum-ms")
+}
+
+// TestRefusedImportKeepsTheTypedName: a refused import shows the form
+// again with the name as the user typed it (empty), not the default
+// given to an unnamed workflow, which a second import would then take.
+func TestRefusedImportKeepsTheTypedName(t *testing.T) {
+	s := newComposerServer(t)
+	h := New(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clusters: noClusters{}, Workflows: s.db.Workflows()})
+	s.e.POST("/workflows", h.CreateWorkflow)
+	post := func(form url.Values) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/workflows", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		s.e.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := post(url.Values{"source": {"paste"}, "paste": {"apiVersion: v1\nkind: Pod\n"}})
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "not an FDL") {
+		t.Fatalf("a Kubernetes manifest: %d", rec.Code)
+	}
+	if strings.Contains(rec.Body.String(), "Untitled workflow") {
+		t.Error("the refused form comes back with the default name filled in")
+	}
+	if rec = post(url.Values{"source": {"paste"}, "paste": {commented}}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("import: %d", rec.Code)
+	}
+	ws, err := s.db.Workflows().List(context.Background(), s.owner)
+	if err != nil || len(ws) != 1 || ws[0].Name != "Untitled workflow" {
+		t.Fatalf("workflows = %+v, %v", ws, err)
 	}
 }
