@@ -382,29 +382,33 @@ func stateOf(doc *fdl.Document, pos positions) *state {
 		st.Diagnostics = fdl.Diagnostics{}
 	}
 	m := doc.Model()
+	oscar := make(map[string]*fdl.OscarEntry, len(m.Oscar))
+	for _, e := range m.Oscar {
+		oscar[e.Path] = e
+	}
+	aws := make(map[string]*fdl.AWSEntry, len(m.AWS))
+	for _, e := range m.AWS {
+		aws[e.Path+".lambda"] = e
+	}
 	for _, n := range g.Nodes {
 		card := templates.WorkflowCard{ID: n.ID, Kind: n.Kind, Backend: n.Backend, Name: n.Name, Provider: n.Provider, Path: n.Path}
 		sn := stateNode{ID: n.ID, Kind: n.Kind, Backend: n.Backend, Name: n.Name, Cluster: n.Cluster, Provider: n.Provider, Path: n.Path}
 		switch n.Kind {
 		case fdl.KindService:
-			for _, e := range m.Oscar {
-				if e.Path == n.YAMLPath {
-					card.Image, card.CPU, card.Memory, card.Place = e.Service.Image, e.Service.CPU, e.Service.Memory, "cluster "+e.Cluster
-				}
+			if e := oscar[n.YAMLPath]; e != nil {
+				card.Image, card.CPU, card.Memory, card.Place = e.Service.Image, e.Service.CPU, e.Service.Memory, "cluster "+e.Cluster
 			}
 		case fdl.KindFunction:
-			for _, e := range m.AWS {
-				if e.Path+".lambda" == n.YAMLPath && e.Lambda != nil {
-					if e.Lambda.Container != nil {
-						card.Image = e.Lambda.Container.Image
-					}
-					if e.Lambda.Memory > 0 {
-						card.Memory = strconv.Itoa(e.Lambda.Memory) + " MB"
-					}
-					card.Place = "region " + orDefault(e.Lambda.Region, "us-east-1")
-					if e.Batch != nil || e.Lambda.ExecutionMode == "batch" || e.Lambda.ExecutionMode == "lambda-batch" {
-						card.Place += " · " + orDefault(e.Lambda.ExecutionMode, "lambda") + " mode"
-					}
+			if e := aws[n.YAMLPath]; e != nil && e.Lambda != nil {
+				if e.Lambda.Container != nil {
+					card.Image = e.Lambda.Container.Image
+				}
+				if e.Lambda.Memory > 0 {
+					card.Memory = strconv.Itoa(e.Lambda.Memory) + " MB"
+				}
+				card.Place = "region " + orDefault(e.Lambda.Region, "us-east-1")
+				if e.Batch != nil || e.Lambda.ExecutionMode == "batch" || e.Lambda.ExecutionMode == "lambda-batch" {
+					card.Place += " · " + orDefault(e.Lambda.ExecutionMode, "lambda") + " mode"
 				}
 			}
 		}
