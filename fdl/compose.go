@@ -406,7 +406,7 @@ func (d *Document) isCommentLine(line int) bool {
 // in the file (the graph's own fields are normalised), so that a new link
 // to the same location is written the same way.
 func (d *Document) StorageRef(id string) (provider, path string, ok bool) {
-	for _, e := range d.Graph().Edges {
+	for _, e := range d.sharedGraph().Edges {
 		if e.From != id && e.To != id {
 			continue
 		}

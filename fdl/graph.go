@@ -161,13 +161,18 @@ func normalizeEndpoint(e string) string {
 // derived once per document (documents never change); each call returns
 // its own copy, which the caller may modify.
 func (d *Document) Graph() *Graph {
-	d.graphOnce.Do(func() { d.graph = d.deriveGraph() })
-	g := *d.graph
+	g := *d.sharedGraph()
 	g.Nodes = slices.Clone(g.Nodes)
 	g.Edges = slices.Clone(g.Edges)
 	g.MayTrigger = slices.Clone(g.MayTrigger)
 	g.Warnings = slices.Clone(g.Warnings)
 	return &g
+}
+
+// sharedGraph is the document's graph itself, for fdl's own reading.
+func (d *Document) sharedGraph() *Graph {
+	d.graphOnce.Do(func() { d.graph = d.deriveGraph() })
+	return d.graph
 }
 
 func (d *Document) deriveGraph() *Graph {

@@ -67,7 +67,7 @@ func (d *Document) validate(opts ValidateOptions) Diagnostics {
 	v.oscar()
 	v.aws()
 	v.providers()
-	v.diags = append(v.diags, d.Graph().Warnings...)
+	v.diags = append(v.diags, d.sharedGraph().Warnings...)
 	sort.SliceStable(v.diags, func(i, j int) bool {
 		a, b := v.diags[i], v.diags[j]
 		if a.Line != b.Line {
