@@ -322,7 +322,10 @@ func runURL(id int64, run string) string {
 // runRow is one run as the list shows it.
 func (m *monitor) runRow(r watch.Run, now time.Time) templates.RunRow {
 	row := templates.RunRow{ID: r.ID, Href: runURL(m.id, r.ID), Input: r.Input.String(), Status: string(r.Status), Guess: r.Guess,
-		Created: r.Created, Duration: templates.FormatDuration(r.Duration(now)), Finished: !r.Finished.IsZero()}
+		Created: r.Created, Duration: "—", Finished: !r.Finished.IsZero()}
+	if !r.Created.IsZero() {
+		row.Duration = templates.Span(r.Created, r.Created.Add(r.Duration(now)))
+	}
 	if r.Input == (watch.Object{}) {
 		row.Input = "(not an upload) " + r.ID
 	}
@@ -399,7 +402,7 @@ func (m *monitor) runProps(r watch.Run, logs map[string][]watch.Line, now time.T
 		end = now
 	}
 	span := end.Sub(start)
-	p.Span = templates.FormatDuration(span)
+	p.Span = templates.Span(start, end)
 	at := func(t time.Time) float64 {
 		if span <= 0 || t.IsZero() {
 			return 0

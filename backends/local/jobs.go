@@ -63,11 +63,14 @@ type jobsResponse struct {
 	RemainingJobs int                `json:"remaining_jobs"`
 }
 
+// rfc3339 formats a job time with milliseconds: OSCAR itself reports
+// whole seconds, which makes every short job last "0s"; RFC 3339 allows
+// the fraction and OSCAR clients parse it.
 func rfc3339(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }
 
 // jobStore keeps job records in memory and as <dir>/<service>/<job>.json,
