@@ -96,6 +96,12 @@ func TestRunsFollowAnUpload(t *testing.T) {
 	if composer == "" {
 		t.Fatal("the sample is not among the user's workflows")
 	}
+	// Its deployment is recorded under the workflow, where the deploy
+	// pages look for it.
+	tab.Visit(app.URL+composer+"/deployments", "deployments")
+	if n := Eval[int](tab, `document.querySelectorAll('[data-testid="deployment"]').length`); n != 1 {
+		t.Fatalf("the sample's deployments page lists %d deployments, want 1", n)
+	}
 	tab.Visit(app.URL+composer, "composer")
 	tab.Do(chromedp.Click(chromedp.CSS(`[data-testid="runs-link"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="workflow-graph"]`)))
 	runsURL := Eval[string](tab, `location.href`)

@@ -174,7 +174,7 @@ func (h *Handler) loadMonitor(ctx context.Context, owner int64, w store.Workflow
 	type fn struct{ cluster, name string }
 	placed := map[fn]string{} // "" once deleted
 	if h.deployRecords != nil {
-		deps, err := h.deployRecords.List(ctx, owner, strconv.FormatInt(w.ID, 10))
+		deps, err := h.deployRecords.List(ctx, owner, workflowKey(w.ID))
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -77,7 +76,7 @@ func (h *Handler) DeploySample(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, backends.MutateTimeout)
 	defer cancel()
-	req := deploy.Request{OwnerID: u.ID, User: cmp.Or(u.Name, u.Email), Workflow: strconv.FormatInt(w.ID, 10), Version: int64(w.Version),
+	req := deploy.Request{OwnerID: u.ID, User: cmp.Or(u.Name, u.Email), Workflow: workflowKey(w.ID), Version: int64(w.Version),
 		Doc: doc, Scripts: scripts, Clusters: map[string]string{}}
 	for _, n := range doc.Graph().Nodes {
 		if n.Kind == fdl.KindService {
