@@ -54,7 +54,7 @@ func (f *liveFixture) deployedWorkflow(t *testing.T) int64 {
 		}
 	}
 	deps := f.db.Deployments(processSealer())
-	d, err := deps.Begin(ctx, store.Deployment{OwnerID: f.user, Workflow: fmt.Sprint(w.ID), Version: 1, Clusters: []string{"mem"},
+	d, err := deps.Begin(ctx, store.Deployment{OwnerID: f.user, Workflow: workflowKey(w.ID), Version: 1, Clusters: []string{"mem"},
 		Functions: []store.DeployedFunction{{Cluster: "mem", FDLCluster: "c", Name: "count", Action: "create"}, {Cluster: "mem", FDLCluster: "c", Name: "top", Action: "create"}}})
 	if err != nil {
 		t.Fatal(err)
