@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/scar"
 	"github.com/fdlstudio/fdlstudio/fdl"
 )
 
@@ -27,8 +28,14 @@ import (
 //     legacy (the defaults of OSCAR's API, which it fills in);
 //   - empty environment, synchronous, clusters and providers left out.
 //
+// An AWS function (scar.IsFunction) compares as its name and its whole
+// functions.aws entry.
+//
 // s is not changed.
 func Comparable(s *backends.Service) *backends.Service {
+	if scar.IsFunction(s) {
+		return awsComparable(s)
+	}
 	c := Clean(s)
 	if c.Memory == "" {
 		c.Memory = "256Mi"

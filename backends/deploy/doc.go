@@ -14,9 +14,13 @@
 //     (create; update with a field-by-field Diff of Comparable forms;
 //     unchanged; delete for what an earlier deployment created and the
 //     workflow dropped), the FDL cluster ids no registered cluster is given
-//     for, the AWS functions that cannot be deployed yet, and the side
-//     effects: storage created, buckets a deletion wipes and who else uses
-//     them, visibility changes, loops. Each service carries only the
+//     for, and the side effects: storage created, buckets a deletion wipes
+//     and who else uses them, visibility changes, loops, S3 notifications
+//     added or removed.
+//   - functions.aws entries (AWSFunctions) are planned and applied the
+//     same way, under the FDL cluster id "aws" (or "aws-REGION"), mapped
+//     like any other to a registered AWS account (backends/scar): each
+//     carries its whole entry, compared field by field. Each service carries only the
 //     credentials it refers to (ForCluster).
 //   - Apply runs a plan with bounded parallelism per cluster, deletions
 //     first and producers before their readers, journaling each function

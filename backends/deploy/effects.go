@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/scar"
 	"github.com/fdlstudio/fdlstudio/fdl"
 )
 
@@ -96,6 +97,10 @@ func (e *Engine) effects(ctx context.Context, cs *clusterSet, doc *fdl.Document,
 		if a.Kind != ActionCreate && a.Kind != ActionUpdate {
 			continue
 		}
+		if scar.IsFunction(a.Service) {
+			p.Effects = append(p.Effects, awsEffects(&a, existing[a.Cluster], said)...)
+			continue
+		}
 		var had []string
 		if a.Deployed != nil {
 			had = append(ownBuckets(a.Deployed, false), ownBuckets(a.Deployed, true)...)
@@ -144,6 +149,12 @@ func (e *Engine) wipes(ctx context.Context, cs *clusterSet, p *Plan) error {
 	others := map[string][]backends.Service{}
 	for _, a := range p.Actions {
 		if a.Kind != ActionDelete {
+			continue
+		}
+		if a.Deployed != nil && scar.IsFunction(a.Deployed) {
+			if ef := awsDeleteEffect(&a); ef != nil {
+				p.Effects = append(p.Effects, *ef)
+			}
 			continue
 		}
 		if _, ok := others[a.Cluster]; !ok {

@@ -367,13 +367,13 @@ func TestPlanUnmappedAWSAndLoops(t *testing.T) {
 `
 	p := mustPlan(t, e, deploy.Request{Doc: parseDoc(t, doc), Scripts: scripts, Clusters: map[string]string{"edge": "mine"}})
 	k := kinds(p)
-	if k["ping"] != deploy.ActionCreate || k["self"] != deploy.ActionNeedsCluster || k["on-aws"] != deploy.ActionUnsupported {
+	if k["ping"] != deploy.ActionCreate || k["self"] != deploy.ActionNeedsCluster || k["on-aws"] != deploy.ActionNeedsCluster {
 		t.Errorf("plan = %v", k)
 	}
 	if a := action(t, p, "same-name"); a.Kind != deploy.ActionCreate || a.Cluster != "mine" {
 		t.Errorf("an FDL id that names a registered cluster goes to it: %+v", a)
 	}
-	if !slices.Equal(p.NeedsCluster, []string{"elsewhere"}) {
+	if !slices.Equal(p.NeedsCluster, []string{"elsewhere", deploy.AWSCluster}) {
 		t.Errorf("needs cluster = %v", p.NeedsCluster)
 	}
 	var loops []string

@@ -29,8 +29,9 @@ const (
 	// ActionNeedsCluster: the FDL cluster id is not mapped to a registered
 	// cluster; the caller asks the user.
 	ActionNeedsCluster ActionKind = "needs-cluster"
-	// ActionUnsupported: the function cannot be deployed yet (functions.aws
-	// until the AWS backend lands).
+	// ActionUnsupported: the function cannot be deployed (no plan makes
+	// it since functions.aws deploys to AWS accounts; kept for the pages
+	// and journals that know it).
 	ActionUnsupported ActionKind = "unsupported"
 )
 
@@ -154,6 +155,9 @@ const (
 	EffectWipe       = "wipe"       // a deletion removes a bucket with all its objects
 	EffectVisibility = "visibility" // a service's visibility changes
 	EffectLoop       = "loop"       // an output triggers its own service or closes a loop
+	// EffectTrigger: an AWS function's S3 notification is added to, or
+	// removed from, a bucket (the bucket's other notifications stay).
+	EffectTrigger = "trigger"
 )
 
 // Effect is a consequence of a plan the user sees before anything happens.
@@ -218,6 +222,11 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}
+	awsFns, err := AWSFunctions(doc, req.Scripts)
+	if err != nil {
+		return nil, &InputError{Err: err}
+	}
+	fns = append(fns, awsFns...)
 	p := &Plan{OwnerID: req.OwnerID, User: req.User, Workflow: req.Workflow, Version: req.Version}
 	clusters := newClusterSet(e)
 	// An FDL cluster id nobody mapped goes to the registered cluster of
@@ -261,16 +270,8 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		p.Actions = append(p.Actions, a)
 	}
-	for _, aws := range doc.Model().AWS {
-		if req.Delete {
-			break // nothing of it was deployed
-		}
-		name := "(unnamed)"
-		if aws.Lambda != nil && aws.Lambda.Name != "" {
-			name = aws.Lambda.Name
-		}
-		p.Actions = append(p.Actions, Action{Kind: ActionUnsupported, Name: name, Path: aws.Path,
-			Reason: "AWS functions cannot be deployed yet: FDL Studio has no AWS backend"})
+	if err := checkKinds(ctx, clusters, p.Actions); err != nil {
+		return nil, err
 	}
 
 	var deps []store.Deployment
@@ -581,7 +582,7 @@ func order(doc *fdl.Document, actions []Action) {
 	g := doc.Graph()
 	fnIndex := map[string]int{}
 	for _, n := range g.Nodes {
-		if i, ok := byPath[n.YAMLPath]; ok && n.Kind == fdl.KindService {
+		if i, ok := byPath[n.YAMLPath]; ok && (n.Kind == fdl.KindService || n.Kind == fdl.KindFunction) {
 			fnIndex[n.ID] = i
 		}
 	}

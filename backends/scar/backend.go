@@ -3,6 +3,7 @@ package scar
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +74,10 @@ func New(cfg Config) (*Backend, error) {
 	}
 	return b, nil
 }
+
+// Region is the account's AWS region; the deploy engine checks that an
+// FDL's functions.aws entries go to an AWS account by it.
+func (b *Backend) Region() string { return b.cfg.AWS.Region }
 
 // Clients returns the account's SDK clients (for plan/apply).
 func (b *Backend) Clients() *Clients { return b.c }
@@ -160,6 +165,9 @@ func serviceOf(fc *ltypes.FunctionConfiguration, owner string) *backends.Service
 	if err != nil || e.Lambda == nil {
 		return s
 	}
+	if js, err := EntryJSON(e); err == nil {
+		s.Extra = map[string]json.RawMessage{ExtraKey: js}
+	}
 	l := e.Lambda
 	if l.Container != nil {
 		s.Image = l.Container.Image
@@ -209,6 +217,31 @@ func entryOf(s *backends.Service) (*fdl.AWSEntry, error) {
 	return &fdl.AWSEntry{Path: "service " + strconv.Quote(s.Name), Lambda: l}, nil
 }
 
+// overlay sets in l what the service s gives (o is s's own entry).
+func overlay(l, o *fdl.Lambda, s *backends.Service) {
+	if s.Image != "" {
+		if l.Container == nil {
+			l.Container = &fdl.Container{}
+		}
+		l.Container.Image = s.Image
+	}
+	if s.Memory != "" {
+		l.Memory = o.Memory
+	}
+	if s.Script != "" {
+		l.InitScript = s.Script
+	}
+	if s.Environment != nil {
+		l.Environment = o.Environment
+	}
+	if len(s.Input) > 0 {
+		l.Input = o.Input
+	}
+	if len(s.Output) > 0 {
+		l.Output = o.Output
+	}
+}
+
 // megabytes reads a Kubernetes-style memory size ("512Mi", "1Gi", "256M")
 // as Lambda's MB.
 func megabytes(q string) (int, error) {
@@ -232,12 +265,26 @@ func (b *Backend) deployService(ctx context.Context, op string, s *backends.Serv
 	if s.Name == "" {
 		return b.fail(op, backends.KindInvalid, "the service has no name")
 	}
-	if s.Image == "" {
-		return b.fail(op, backends.KindInvalid, "the service has no image")
-	}
-	e, err := entryOf(s)
-	if err != nil {
+	e, err := EntryOf(s)
+	switch {
+	case err != nil:
 		return b.fail(op, backends.KindInvalid, err.Error())
+	case e != nil && (e.Lambda == nil || e.Lambda.Name != s.Name):
+		return b.fail(op, backends.KindInvalid, fmt.Sprintf("the functions.aws entry it carries is not function %q", s.Name))
+	case e == nil && s.Image == "":
+		return b.fail(op, backends.KindInvalid, "the service has no image")
+	default:
+		// The OSCAR-shaped fields (as the services pages edit them) win
+		// over the entry the service was read with.
+		o, err := entryOf(s)
+		if err != nil {
+			return b.fail(op, backends.KindInvalid, err.Error())
+		}
+		if e == nil {
+			e = o
+		} else {
+			overlay(e.Lambda, o.Lambda, s)
+		}
 	}
 	f, err := Prepare(e, b.cfg.Defaults)
 	if err != nil {
