@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
@@ -61,6 +62,9 @@ type App struct {
 	guard *netguard.Guard
 	// webOpts are passed on to web.New.
 	webOpts []web.Option
+	// awsEndpoints and awsDefaults configure the AWS backend (WithAWS).
+	awsEndpoints map[string]string
+	awsDefaults  scar.Defaults
 
 	// closers are released in reverse order by Close.
 	closers []func() error
@@ -73,6 +77,13 @@ type Option func(*App)
 // route (web.WithRoute).
 func WithWeb(opts ...web.Option) Option {
 	return func(a *App) { a.webOpts = append(a.webOpts, opts...) }
+}
+
+// WithAWS points the AWS backend at other service endpoints and gives
+// accounts defaults (tests: the fake control plane of backends/scar/awstest
+// and its execution role).
+func WithAWS(endpoints map[string]string, defaults scar.Defaults) Option {
+	return func(a *App) { a.awsEndpoints, a.awsDefaults = endpoints, defaults }
 }
 
 // Open checks the configuration, prepares the data directory, opens the
@@ -166,7 +177,7 @@ func Open(ctx context.Context, cfg web.Config, log *slog.Logger, opts ...Option)
 			SessionTokens:  a.sessionTokens(),
 			IsAdmin:        a.isAdmin,
 			AllowedHosts:   cfg.ClusterHosts,
-			AWSWays:        cfg.AWSAccounts,
+			AWSWays:        userAWSWays(cfg.AWSAccounts),
 			SessionCluster: a.sessionCluster,
 			Backends:       a.backends(),
 			Sealer:         a.sealer,
@@ -199,9 +210,15 @@ func (a *App) backends() *backends.Registry {
 	reg := backends.NewRegistry()
 	registerKinds(reg, a.guard)
 	if len(a.cfg.AWSAccounts) > 0 {
-		scar.Register(reg, scar.Options{Ways: a.cfg.AWSAccounts})
+		scar.Register(reg, scar.Options{Ways: a.cfg.AWSAccounts, Endpoints: a.awsEndpoints, Defaults: a.awsDefaults})
 	}
 	return reg
+}
+
+// userAWSWays are the enabled AWS ways users register accounts with (the
+// clusters page's form): the operator's accounts are not registered.
+func userAWSWays(ways []string) []string {
+	return slices.DeleteFunc(slices.Clone(ways), func(w string) bool { return w == scar.WayOperator })
 }
 
 // registerKinds adds the backend kinds that need no operator setting to reg (AWS accounts are added by App.backends when enabled); guard

@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends/local"
 	"github.com/fdlstudio/fdlstudio/backends/oscar"
+	"github.com/fdlstudio/fdlstudio/backends/scar"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/web"
 )
@@ -93,6 +95,16 @@ func (s *App) addSharedClusters() error {
 		}
 		s.sharedClusters = append(s.sharedClusters, sc)
 		s.clusterHealth = append(s.clusterHealth, web.ReadinessCheck{Name: c.Name, Check: healthCheck(sc.Endpoint+"/health", c.InsecureTLS)})
+	}
+	// The operator's AWS accounts: held here only (never stored), their
+	// keys used on the server side alone.
+	if slices.Contains(s.cfg.AWSAccounts, scar.WayOperator) {
+		for _, a := range s.cfg.AWSOperatorAccounts {
+			s.sharedClusters = append(s.sharedClusters, store.Cluster{
+				Name: a.Name, Kind: store.KindAWS, Endpoint: a.Region, AuthKind: store.AuthAWSOperator,
+				Username: a.AccessKeyID, Password: a.SecretAccessKey, Shared: true, Trusted: true, AdminOnly: a.AdminsOnly,
+			})
+		}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/scar"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
@@ -133,9 +134,18 @@ func clusterRows(list []store.Cluster) []templates.ClusterRow {
 	return rows
 }
 
+// authLabel says how a cluster is reached; an AWS access key id is never
+// shown (an operator's account is everyone's, and nobody needs the id).
 func authLabel(c store.Cluster) string {
-	if c.AuthKind == store.AuthToken {
+	switch c.AuthKind {
+	case store.AuthToken:
 		return "your login token"
+	case store.AuthAWSKeys:
+		return "your access key"
+	case store.AuthAWSOperator:
+		return "the operator's access key"
+	case store.AuthAWSDefaultChain:
+		return "the server's AWS credentials"
 	}
 	return "user " + c.Username
 }
@@ -295,9 +305,6 @@ func awsAuthKinds(ways []string) []string {
 	return out
 }
 
-// awsRegionRE matches AWS region names (us-east-1, eu-west-3, us-gov-west-1).
-var awsRegionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
-
 // ShowEditCluster handles "GET /clusters/:name/edit".
 func (h *Handler) ShowEditCluster(c echo.Context) error {
 	u, err := currentUser(c)
@@ -314,10 +321,19 @@ func (h *Handler) ShowEditCluster(c echo.Context) error {
 		TokenAuth: h.accessToken != nil,
 		Form: templates.ClusterForm{
 			Kind: cl.Kind, Name: cl.Name, Endpoint: cl.Endpoint, AuthKind: cl.AuthKind,
-			Username: cl.Username, Insecure: cl.InsecureTLS, HasPassword: cl.Password != "",
+			Username: formUsername(cl), Insecure: cl.InsecureTLS, HasPassword: cl.Password != "",
 		},
 		AWSAuth: awsAuthKinds(h.awsWays),
 	}))
+}
+
+// formUsername is the user name the edit form shows: an AWS access key id
+// is not sent back to the browser (left empty, the stored one is kept).
+func formUsername(c store.Cluster) string {
+	if c.Kind == store.KindAWS {
+		return ""
+	}
+	return c.Username
 }
 
 // ownCluster finds the request's cluster among the user's own; shared
@@ -393,7 +409,7 @@ func (h *Handler) readClusterForm(c echo.Context) (clusterForm, map[string]strin
 // enabled way, and for keys the access key id.
 func (h *Handler) checkAWSForm(f *clusterForm, errs map[string]string) {
 	f.Insecure = false
-	if !awsRegionRE.MatchString(f.Endpoint) {
+	if !scar.ValidRegion(f.Endpoint) {
 		errs["endpoint"] = "Give the AWS region, e.g. eu-west-1."
 	}
 	switch {
@@ -473,6 +489,11 @@ func (h *Handler) UpdateCluster(c echo.Context) error {
 	if (f.Kind == store.KindAWS) != (old.Kind == store.KindAWS) {
 		errs["name"] = "A registration cannot change between an OSCAR cluster and an AWS account; add a new one."
 	}
+	if f.AuthKind == store.AuthAWSKeys && old.AuthKind == store.AuthAWSKeys && f.Username == "" {
+		// The key id is not shown in the form: left empty, it is kept.
+		f.Username = old.Username
+		delete(errs, "username")
+	}
 	switch {
 	case f.AuthKind == store.AuthAWSKeys && f.Password == "" && (old.Password == "" || old.AuthKind != store.AuthAWSKeys):
 		errs["password"] = "Give the secret access key."
@@ -485,6 +506,9 @@ func (h *Handler) UpdateCluster(c echo.Context) error {
 	}
 	props := templates.ClusterFormProps{Chrome: h.Chrome(c, "Edit "+old.Name, "/clusters"), Editing: old.Name, Form: f.ClusterForm, Errors: errs, TokenAuth: h.accessToken != nil, AWSAuth: awsAuthKinds(h.awsWays)}
 	props.Form.HasPassword = old.Password != ""
+	if f.Kind == store.KindAWS {
+		props.Form.Username = "" // the stored key id never goes back to the browser
+	}
 	return saveClusterForm(c, props, func() error {
 		return h.clusters.Update(c.Request().Context(), old.Name, f.toStore(u.ID))
 	})

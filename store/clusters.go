@@ -31,6 +31,11 @@ const (
 	// AuthAWSDefaultChain uses the server's own credentials (role,
 	// environment) through the AWS SDK's default chain.
 	AuthAWSDefaultChain = "default-chain"
+	// AuthAWSOperator is an access key the operator provides in the
+	// config file (operator-aws-accounts): Username holds the key id and
+	// Password the secret. Such records are shared, held in memory only
+	// and never stored.
+	AuthAWSOperator = "operator"
 )
 
 // Cluster is a cluster registration. Password is the plain value in

@@ -48,9 +48,14 @@ type Config struct {
 	// single-user mode only), "on" or "off". See app/clusters.go.
 	LocalCluster string
 	// AWSAccounts are the enabled ways to use AWS accounts: "user"
-	// (users register access keys) and "default-chain" (the server's own
-	// credentials). Empty: no AWS accounts.
+	// (users register access keys), "default-chain" (the server's own
+	// credentials) and "operator" (AWSOperatorAccounts). Empty: no AWS
+	// accounts.
 	AWSAccounts []string
+	// AWSOperatorAccounts are AWS accounts the operator provides (the
+	// config file's "operator-aws-accounts"); used only when AWSAccounts
+	// enables "operator".
+	AWSOperatorAccounts []AWSAccountConfig
 	// Clusters are OSCAR clusters the operator shares with every user.
 	Clusters []ClusterConfig
 	// ClusterHosts, when not empty, limits the cluster endpoints users may
@@ -171,6 +176,19 @@ func (c Config) OIDC() (*auth.OIDCConfig, error) {
 		}
 	}
 	return o, nil
+}
+
+// AWSAccountConfig is an AWS account the operator provides to every user
+// (or, with AdminsOnly, to the administrators): whoever uses it acts as
+// its access key. The secret is read from a file or an environment
+// variable, never given on the command line; it stays in the server's
+// memory and is never stored or shown.
+type AWSAccountConfig struct {
+	Name            string
+	Region          string
+	AccessKeyID     string
+	SecretAccessKey string
+	AdminsOnly      bool
 }
 
 // LocalClusterName is the name under which the embedded local cluster

@@ -3,6 +3,7 @@ package scar
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,7 +22,16 @@ const (
 	// WayDefaultChain: accounts use the server's own credentials (its
 	// role) through the SDK's default chain.
 	WayDefaultChain = "default-chain"
+	// WayOperator: the operator provides accounts (their keys) in the
+	// config file, shared with every user (or the administrators).
+	WayOperator = "operator"
 )
+
+// regionRE matches AWS region names (us-east-1, eu-west-3, us-gov-west-1).
+var regionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
+
+// ValidRegion reports whether s is written like an AWS region.
+func ValidRegion(s string) bool { return regionRE.MatchString(s) }
 
 // Options configure the AWS kind.
 type Options struct {
@@ -52,6 +62,11 @@ func open(ctx context.Context, c store.Cluster, opts Options) (backends.Backend,
 	case store.AuthAWSKeys:
 		if !slices.Contains(opts.Ways, WayUser) {
 			return nil, refuse("AWS accounts with access keys are not enabled on this server (--aws-accounts)")
+		}
+		cfg = aws.Config{Region: c.Endpoint, Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(c.Username, c.Password, ""))}
+	case store.AuthAWSOperator:
+		if !slices.Contains(opts.Ways, WayOperator) || !c.Shared {
+			return nil, refuse("AWS accounts provided by the operator are not enabled on this server (--aws-accounts)")
 		}
 		cfg = aws.Config{Region: c.Endpoint, Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(c.Username, c.Password, ""))}
 	case store.AuthAWSDefaultChain:

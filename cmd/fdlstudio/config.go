@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/backends/netguard"
+	"github.com/fdlstudio/fdlstudio/backends/scar"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -117,12 +119,12 @@ var settings = []setting{
 		},
 	},
 	{
-		name: "aws-accounts", usage: "enable AWS accounts (Lambda, Batch, S3), each way explicitly (comma-separated): user (users register access keys), default-chain (the server's own AWS credentials, for every user who registers such an account); empty disables AWS",
+		name: "aws-accounts", usage: "enable AWS accounts (Lambda, Batch, S3), each way explicitly (comma-separated): user (users register access keys), default-chain (the server's own AWS credentials, for every user who registers such an account), operator (the config file's operator-aws-accounts, shared); empty disables AWS",
 		def: func(c web.Config) string { return strings.Join(c.AWSAccounts, ",") },
 		set: func(c *web.Config, v string) error {
 			c.AWSAccounts = splitList(v)
 			for _, w := range c.AWSAccounts {
-				if err := oneOf(w, "user", "default-chain"); err != nil {
+				if err := oneOf(w, "user", "default-chain", "operator"); err != nil {
 					return err
 				}
 			}
@@ -309,7 +311,7 @@ func configFromFlags(fs *pflag.FlagSet, getenv func(string) string) (web.Config,
 	file := map[string]string{}
 	if path != "" {
 		var err error
-		if file, cfg.Clusters, err = readConfigFile(path); err != nil {
+		if file, cfg.Clusters, cfg.AWSOperatorAccounts, err = readConfigFile(path, getenv); err != nil {
 			return cfg, err
 		}
 	}
@@ -333,6 +335,18 @@ func configFromFlags(fs *pflag.FlagSet, getenv func(string) string) (web.Config,
 			return cfg, &configError{fmt.Sprintf("%s: invalid value %q: %v", source, v, err)}
 		}
 	}
+	operator := slices.Contains(cfg.AWSAccounts, "operator")
+	switch {
+	case len(cfg.AWSOperatorAccounts) > 0 && !operator:
+		return cfg, &configError{fmt.Sprintf("%s: operator-aws-accounts lists %d account(s), but --aws-accounts does not enable the way \"operator\"", path, len(cfg.AWSOperatorAccounts))}
+	case operator && len(cfg.AWSOperatorAccounts) == 0:
+		return cfg, &configError{"--aws-accounts operator: the config file (--config) lists no operator-aws-accounts"}
+	}
+	for _, a := range cfg.AWSOperatorAccounts {
+		if slices.ContainsFunc(cfg.Clusters, func(c web.ClusterConfig) bool { return c.Name == a.Name }) {
+			return cfg, &configError{fmt.Sprintf("%s: %q is both a shared cluster and an operator AWS account; rename one", path, a.Name)}
+		}
+	}
 	return cfg, nil
 }
 
@@ -341,24 +355,25 @@ func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 // readConfigFile reads a YAML mapping of setting names to scalar values,
 // plus the operator's shared clusters under "clusters". Unknown keys are
 // errors (a typo must not be silently ignored).
-func readConfigFile(path string) (map[string]string, []web.ClusterConfig, error) {
+func readConfigFile(path string, getenv func(string) string) (map[string]string, []web.ClusterConfig, []web.AWSAccountConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, &configError{fmt.Sprintf("config file: %v", err)}
+		return nil, nil, nil, &configError{fmt.Sprintf("config file: %v", err)}
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, nil, &configError{fmt.Sprintf("config file %s: %v", path, err)}
+		return nil, nil, nil, &configError{fmt.Sprintf("config file %s: %v", path, err)}
 	}
 	out := map[string]string{}
 	if len(doc.Content) == 0 {
-		return out, nil, nil // empty file
+		return out, nil, nil, nil // empty file
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, nil, &configError{fmt.Sprintf("%s:%d:%d: want a mapping of setting names to values", path, root.Line, root.Column)}
+		return nil, nil, nil, &configError{fmt.Sprintf("%s:%d:%d: want a mapping of setting names to values", path, root.Line, root.Column)}
 	}
 	var shared []web.ClusterConfig
+	var accounts []web.AWSAccountConfig
 	known := map[string]bool{}
 	var names []string
 	for _, s := range settings {
@@ -370,19 +385,103 @@ func readConfigFile(path string) (map[string]string, []web.ClusterConfig, error)
 		k, v := root.Content[i], root.Content[i+1]
 		if k.Value == "clusters" {
 			if shared, err = readSharedClusters(path, v); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
+			}
+			continue
+		}
+		if k.Value == "operator-aws-accounts" {
+			if accounts, err = readAWSAccounts(path, v, getenv); err != nil {
+				return nil, nil, nil, err
 			}
 			continue
 		}
 		if !known[k.Value] || k.Value == "config" {
-			return nil, nil, &configError{fmt.Sprintf("%s:%d:%d: unknown setting %q (known: %s, clusters)", path, k.Line, k.Column, k.Value, strings.Join(names, ", "))}
+			return nil, nil, nil, &configError{fmt.Sprintf("%s:%d:%d: unknown setting %q (known: %s, clusters, operator-aws-accounts)", path, k.Line, k.Column, k.Value, strings.Join(names, ", "))}
 		}
 		if v.Kind != yaml.ScalarNode {
-			return nil, nil, &configError{fmt.Sprintf("%s:%d:%d: setting %q wants a single value", path, v.Line, v.Column, k.Value)}
+			return nil, nil, nil, &configError{fmt.Sprintf("%s:%d:%d: setting %q wants a single value", path, v.Line, v.Column, k.Value)}
 		}
 		out[k.Value] = v.Value
 	}
-	return out, shared, nil
+	return out, shared, accounts, nil
+}
+
+// awsAccountKeys are the keys of one entry of operator-aws-accounts.
+var awsAccountKeys = []string{"name", "region", "access-key-id", "secret-access-key-file", "secret-access-key-env", "admins-only"}
+
+// readAWSAccounts reads the AWS accounts the operator provides: a list
+// of {name, region, access-key-id, secret-access-key-file |
+// secret-access-key-env, admins-only}. The secret is never written in
+// the file itself, nor given on the command line.
+func readAWSAccounts(path string, n *yaml.Node, getenv func(string) string) ([]web.AWSAccountConfig, error) {
+	at := func(n *yaml.Node, format string, args ...any) error {
+		return &configError{fmt.Sprintf("%s:%d:%d: operator-aws-accounts: ", path, n.Line, n.Column) + fmt.Sprintf(format, args...)}
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, at(n, "want a list of accounts (- name: ..., region: ...)")
+	}
+	var out []web.AWSAccountConfig
+	seen := map[string]bool{}
+	for _, item := range n.Content {
+		if item.Kind != yaml.MappingNode {
+			return nil, at(item, "each account is a mapping with %s", strings.Join(awsAccountKeys, ", "))
+		}
+		var a web.AWSAccountConfig
+		secretFrom := 0
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			k, v := item.Content[i], item.Content[i+1]
+			if v.Kind != yaml.ScalarNode {
+				return nil, at(v, "%q wants a single value", k.Value)
+			}
+			switch k.Value {
+			case "name":
+				a.Name = v.Value
+			case "region":
+				a.Region = v.Value
+			case "access-key-id":
+				a.AccessKeyID = v.Value
+			case "secret-access-key-file":
+				b, err := os.ReadFile(v.Value)
+				if err != nil {
+					return nil, at(v, "secret-access-key-file: %v", err)
+				}
+				a.SecretAccessKey = strings.TrimSpace(string(b))
+				secretFrom++
+			case "secret-access-key-env":
+				a.SecretAccessKey = getenv(v.Value)
+				if a.SecretAccessKey == "" {
+					return nil, at(v, "secret-access-key-env: the environment variable %s is empty or not set", v.Value)
+				}
+				secretFrom++
+			case "secret-access-key":
+				return nil, at(k, "write the secret in a file (secret-access-key-file) or an environment variable (secret-access-key-env), not in the config file")
+			case "admins-only":
+				if v.Value != "true" && v.Value != "false" {
+					return nil, at(v, "admins-only wants true or false")
+				}
+				a.AdminsOnly = v.Value == "true"
+			default:
+				return nil, at(k, "unknown key %q (known: %s)", k.Value, strings.Join(awsAccountKeys, ", "))
+			}
+		}
+		switch {
+		case a.Name == "":
+			return nil, at(item, "an account needs a name")
+		case seen[a.Name]:
+			return nil, at(item, "two accounts are called %q", a.Name)
+		case a.Name == web.LocalClusterName:
+			return nil, at(item, "%q is the embedded local cluster's name; pick another", a.Name)
+		case !scar.ValidRegion(a.Region):
+			return nil, at(item, "account %q: region %q is not an AWS region like eu-west-1", a.Name, a.Region)
+		case a.AccessKeyID == "":
+			return nil, at(item, "account %q: give access-key-id", a.Name)
+		case secretFrom != 1 || a.SecretAccessKey == "":
+			return nil, at(item, "account %q: give the secret in exactly one of secret-access-key-file or secret-access-key-env", a.Name)
+		}
+		seen[a.Name] = true
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // clusterKeys are the keys of one entry of the config file's clusters.

@@ -5,9 +5,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fdlstudio/fdlstudio/web"
 )
 
 func env(m map[string]string) func(string) string {
@@ -202,6 +205,65 @@ func TestConfigFileSharedClusters(t *testing.T) {
 			_, err := parseConfig([]string{"--config", f}, env(nil), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestConfigFileOperatorAWSAccounts: the operator's AWS accounts come
+// from the config file, their secret from a file or the environment
+// (never the file itself or a flag), and only with the way "operator"
+// enabled.
+func TestConfigFileOperatorAWSAccounts(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "lab.secret")
+	os.WriteFile(secret, []byte("file-secret-value\n"), 0o600)
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(`aws-accounts: user,operator
+operator-aws-accounts:
+- name: lab-aws
+  region: eu-west-1
+  access-key-id: AKIALAB
+  secret-access-key-file: `+secret+`
+- name: prod-aws
+  region: us-east-1
+  access-key-id: AKIAPROD
+  secret-access-key-env: PROD_AWS_SECRET
+  admins-only: true
+`), 0o600)
+	cfg, err := parseConfig([]string{"--config", good}, env(map[string]string{"PROD_AWS_SECRET": "env-secret-value"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []web.AWSAccountConfig{
+		{Name: "lab-aws", Region: "eu-west-1", AccessKeyID: "AKIALAB", SecretAccessKey: "file-secret-value"},
+		{Name: "prod-aws", Region: "us-east-1", AccessKeyID: "AKIAPROD", SecretAccessKey: "env-secret-value", AdminsOnly: true},
+	}
+	if !slices.Equal(cfg.AWSOperatorAccounts, want) || !slices.Equal(cfg.AWSAccounts, []string{"user", "operator"}) {
+		t.Fatalf("accounts = %+v, ways %v", cfg.AWSOperatorAccounts, cfg.AWSAccounts)
+	}
+
+	account := "operator-aws-accounts:\n- name: a\n  region: eu-west-1\n  access-key-id: K\n"
+	tests := []struct{ name, yaml, want string }{
+		{"way not enabled", "aws-accounts: user\n" + account + "  secret-access-key-file: " + secret + "\n", `--aws-accounts does not enable the way "operator"`},
+		{"no accounts", "aws-accounts: operator\n", "lists no operator-aws-accounts"},
+		{"secret inline", "aws-accounts: operator\n" + account + "  secret-access-key: plain\n", "not in the config file"},
+		{"no secret", "aws-accounts: operator\n" + account, "exactly one of secret-access-key-file or secret-access-key-env"},
+		{"empty env", "aws-accounts: operator\n" + account + "  secret-access-key-env: UNSET_VAR\n", "UNSET_VAR is empty or not set"},
+		{"bad region", "aws-accounts: operator\noperator-aws-accounts:\n- {name: a, region: Europe, access-key-id: K, secret-access-key-file: " + secret + "}\n", `region "Europe" is not an AWS region`},
+		{"unknown key", "aws-accounts: operator\n" + account + "  secret-access-key-file: " + secret + "\n  role: x\n", `unknown key "role"`},
+		{"clash", "aws-accounts: operator\nclusters:\n- {name: a, endpoint: 'https://x', username: u, password: p}\n" + account + "  secret-access-key-file: " + secret + "\n", "both a shared cluster and an operator AWS account"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "c.yaml")
+			os.WriteFile(f, []byte(tt.yaml), 0o600)
+			_, err := parseConfig([]string{"--config", f}, env(nil), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "file-secret-value") {
+				t.Errorf("the error shows the secret: %v", err)
 			}
 		})
 	}
