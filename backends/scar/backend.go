@@ -355,13 +355,21 @@ func (b *Backend) RunFile(ctx context.Context, service string, input io.Reader) 
 	return b.Run(ctx, service, input)
 }
 
-// SubmitJob implements backends.Invoker: an asynchronous (Event) Invoke;
+// SubmitJob implements backends.Invoker: an asynchronous (Event) Invoke
+// (for execution_mode batch, an AWS Batch job on the function's queue);
 // the job is named by the request id, which Lambda logs it under.
 func (b *Backend) SubmitJob(ctx context.Context, service string, event io.Reader) (backends.JobRef, error) {
 	op := fmt.Sprintf("invoke AWS function %q asynchronously", service)
 	payload, err := io.ReadAll(io.LimitReader(event, 1<<20+1))
 	if err != nil || len(payload) > 1<<20 {
 		return backends.JobRef{}, b.fail(op, backends.KindInvalid, "the event must be readable and at most Lambda's 1 MB asynchronous payload")
+	}
+	got, err := b.c.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &service})
+	if err != nil {
+		return backends.JobRef{}, b.wrap(op, err)
+	}
+	if executionMode(got.Configuration) == "batch" {
+		return b.submitBatch(ctx, op, service, payload)
 	}
 	out, err := b.c.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: &service, Payload: payload, InvocationType: ltypes.InvocationTypeEvent})
 	if err != nil {
@@ -376,6 +384,7 @@ func (b *Backend) SubmitJob(ctx context.Context, service string, event io.Reader
 type invocation struct {
 	job   backends.Job
 	lines []logLine
+	batch bool // an AWS Batch job: its lines are read on demand
 }
 
 type logLine struct {
@@ -386,10 +395,31 @@ type logLine struct {
 // invocations reads a function's log group and groups it per request:
 // Lambda writes START RequestId: ID, the function's lines, END and
 // REPORT, one request at a time per log stream.
+//
+// For the batch and lambda-batch execution modes, the function's AWS
+// Batch jobs are jobs too, with their status from Batch.
 func (b *Backend) invocations(ctx context.Context, op, service string) ([]*invocation, error) {
-	if _, err := b.c.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &service}); err != nil {
+	got, err := b.c.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &service})
+	if err != nil {
 		return nil, b.wrap(op, err)
 	}
+	order, err := b.lambdaInvocations(ctx, op, service)
+	if err != nil {
+		return nil, err
+	}
+	if isBatchMode(executionMode(got.Configuration)) {
+		jobs, err := b.batchJobs(ctx, service)
+		if err != nil {
+			return nil, b.wrap(op, err)
+		}
+		order = append(order, jobs...)
+	}
+	sort.SliceStable(order, func(i, j int) bool { return order[i].job.CreationTime.After(order[j].job.CreationTime) })
+	return order, nil
+}
+
+// lambdaInvocations reads the function's log group, grouped per request.
+func (b *Backend) lambdaInvocations(ctx context.Context, op, service string) ([]*invocation, error) {
 	byID := map[string]*invocation{}
 	current := map[string]*invocation{} // stream -> open request
 	var order []*invocation
@@ -440,7 +470,6 @@ func (b *Backend) invocations(ctx context.Context, op, service string) ([]*invoc
 			}
 		}
 	}
-	sort.SliceStable(order, func(i, j int) bool { return order[i].job.CreationTime.After(order[j].job.CreationTime) })
 	return order, nil
 }
 
@@ -495,6 +524,9 @@ func (b *Backend) JobLog(ctx context.Context, service, job string, timestamps bo
 	for _, inv := range all {
 		if inv.job.Name != job {
 			continue
+		}
+		if inv.batch {
+			return b.batchLog(ctx, op, job, timestamps)
 		}
 		var sb strings.Builder
 		for _, l := range inv.lines {

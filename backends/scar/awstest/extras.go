@@ -1,12 +1,14 @@
 package awstest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ---- API Gateway (REST-JSON) ----
@@ -185,7 +187,11 @@ type batchState struct {
 	ces    map[string]map[string]any
 	queues map[string]map[string]any
 	defs   []map[string]any
+	jobs   []map[string]any // newest last
 }
+
+// BatchLogGroup is where AWS Batch writes its jobs' output.
+const BatchLogGroup = "/aws/batch/job"
 
 func batchARN(kind, name string) string {
 	return "arn:aws:batch:" + Region + ":" + Account + ":" + kind + "/" + name
@@ -348,6 +354,70 @@ func (f *Fake) batch(b *batchState) http.HandlerFunc {
 				}
 			}
 			writeJSON(w, 200, map[string]any{"jobDefinitions": out})
+		case "submitjob":
+			f.record("batch:SubmitJob")
+			q := b.queues[lastPart(str("jobQueue"))]
+			if q == nil || q["state"] != "ENABLED" {
+				fail("job queue " + str("jobQueue") + " does not exist or is not ENABLED")
+				return
+			}
+			var def map[string]any
+			for _, d := range b.defs {
+				if d["status"] == "ACTIVE" && (d["jobDefinitionName"] == lastPart(str("jobDefinition")) || d["jobDefinitionArn"] == str("jobDefinition")) {
+					def = d
+				}
+			}
+			if def == nil {
+				fail("job definition " + str("jobDefinition") + " does not exist")
+				return
+			}
+			id := newID()
+			event := ""
+			if co, ok := req["containerOverrides"].(map[string]any); ok {
+				env, _ := co["environment"].([]any)
+				for _, e := range env {
+					kv, _ := e.(map[string]any)
+					if kv["name"] == "EVENT" {
+						event, _ = kv["value"].(string)
+					}
+				}
+			}
+			defName, _ := def["jobDefinitionName"].(string)
+			job := map[string]any{"jobId": id, "jobName": str("jobName"), "jobArn": batchARN("job", id), "jobQueue": q["jobQueueArn"],
+				"jobDefinition": def["jobDefinitionArn"], "status": "RUNNABLE", "createdAt": time.Now().UnixMilli(),
+				"container": map[string]any{"logStreamName": defName + "/default/" + id}}
+			b.jobs = append(b.jobs, job)
+			f.async.Add(1)
+			go f.runBatchJob(b, job, defName, event)
+			writeJSON(w, 200, map[string]any{"jobId": id, "jobName": str("jobName"), "jobArn": job["jobArn"]})
+		case "listjobs":
+			f.record("batch:ListJobs")
+			queue := lastPart(str("jobQueue"))
+			out := []any{}
+			for i := len(b.jobs) - 1; i >= 0; i-- {
+				j := b.jobs[i]
+				if lastPart(fmt.Sprint(j["jobQueue"])) != queue || (str("jobStatus") != "" && j["status"] != str("jobStatus")) {
+					continue
+				}
+				sum := map[string]any{}
+				for _, k := range []string{"jobId", "jobName", "jobArn", "status", "createdAt", "startedAt", "stoppedAt", "statusReason"} {
+					if v, ok := j[k]; ok {
+						sum[k] = v
+					}
+				}
+				out = append(out, sum)
+			}
+			writeJSON(w, 200, map[string]any{"jobSummaryList": out})
+		case "describejobs":
+			f.record("batch:DescribeJobs")
+			want := names("jobs")
+			out := []any{}
+			for _, j := range b.jobs {
+				if want[j["jobId"].(string)] {
+					out = append(out, j)
+				}
+			}
+			writeJSON(w, 200, map[string]any{"jobs": out})
 		case "deregisterjobdefinition":
 			f.record("batch:DeregisterJobDefinition")
 			for _, d := range b.defs {
@@ -362,6 +432,52 @@ func (f *Fake) batch(b *batchState) http.HandlerFunc {
 			restError(w, 404, "ClientException", "the fake does not serve "+op)
 		}
 	}
+}
+
+// runBatchJob runs a submitted job on the fake's runtime (the job
+// definition's name as the function, its EVENT as the payload), moving it
+// through RUNNING to SUCCEEDED or FAILED and writing its output to
+// BatchLogGroup as AWS Batch does.
+func (f *Fake) runBatchJob(b *batchState, job map[string]any, def, event string) {
+	defer f.async.Done()
+	set := func(kv ...any) {
+		b.mu.Lock()
+		for i := 0; i+1 < len(kv); i += 2 {
+			job[kv[i].(string)] = kv[i+1]
+		}
+		b.mu.Unlock()
+	}
+	set("status", "RUNNING", "startedAt", time.Now().UnixMilli())
+	var inv Invocation
+	err := fmt.Errorf("the fake has no runtime")
+	if f.Runtime != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		inv, err = f.Runtime.Invoke(ctx, def, []byte(event))
+		cancel()
+	}
+	lines := inv.Log
+	if err != nil {
+		lines = append(lines, "error: "+err.Error())
+	}
+	b.mu.Lock()
+	stream := job["container"].(map[string]any)["logStreamName"].(string)
+	b.mu.Unlock()
+	f.mu.Lock()
+	g := f.groups[BatchLogGroup]
+	if g == nil {
+		g = &logGroup{}
+		f.groups[BatchLogGroup] = g
+	}
+	ms := time.Now().UnixMilli()
+	for _, l := range lines {
+		g.events = append(g.events, logEvent{Stream: stream, Time: ms, Message: l, Ingest: ms, ID: fmt.Sprintf("%d", len(g.events)+1)})
+	}
+	f.mu.Unlock()
+	if err != nil || inv.Error != "" {
+		set("status", "FAILED", "stoppedAt", time.Now().UnixMilli(), "statusReason", "Essential container in task exited")
+		return
+	}
+	set("status", "SUCCEEDED", "stoppedAt", time.Now().UnixMilli())
 }
 
 func lastPart(s string) string { return s[strings.LastIndex(s, "/")+1:] }
