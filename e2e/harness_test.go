@@ -151,6 +151,12 @@ func (b *syncBuffer) String() string {
 // directory; it is shut down when the test ends.
 func startApp(t *testing.T, mutate func(*web.Config), opts ...web.Option) *App {
 	t.Helper()
+	return startAppWith(t, mutate, nil, opts...)
+}
+
+// startAppWith is startApp with options for app.Open too (e.g. app.WithAWS).
+func startAppWith(t *testing.T, mutate func(*web.Config), appOpts []app.Option, opts ...web.Option) *App {
+	t.Helper()
 	cfg := web.Defaults()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
@@ -162,7 +168,7 @@ func startApp(t *testing.T, mutate func(*web.Config), opts ...web.Option) *App {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := app.Open(ctx, cfg, log, app.WithWeb(opts...))
+	srv, err := app.Open(ctx, cfg, log, append(appOpts, app.WithWeb(opts...))...)
 	if err != nil {
 		cancel()
 		t.Fatalf("starting FDL Studio: %v", err)

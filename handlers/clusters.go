@@ -180,7 +180,11 @@ func (h *Handler) probe(ctx context.Context, cl store.Cluster) templates.Cluster
 	if err != nil {
 		return templates.ClusterHealthProps{Error: h.describe(err)}
 	}
-	return templates.ClusterHealthProps{OK: true, Version: info.Version, Latency: time.Since(start).Round(time.Millisecond).String()}
+	version := "OSCAR " + info.Version
+	if cl.Kind == store.KindAWS {
+		version = info.Version // what the AWS account says it is
+	}
+	return templates.ClusterHealthProps{OK: true, Version: version, Latency: time.Since(start).Round(time.Millisecond).String()}
 }
 
 // ShowCluster handles "GET /clusters/:name": what the cluster says about
@@ -556,6 +560,9 @@ func (h *Handler) TestCluster(c echo.Context) error {
 			if old, err := h.clusters.Get(c.Request().Context(), u.ID, editing); err == nil &&
 				old.Endpoint == cl.Endpoint && (old.InsecureTLS || !cl.InsecureTLS) {
 				cl.Password = old.Password
+				if old.Kind == store.KindAWS && cl.Username == "" {
+					cl.Username = old.Username // the form does not show the key id
+				}
 			}
 		}
 		result = h.probe(c.Request().Context(), cl)

@@ -346,14 +346,14 @@ func ClusterHealth(h ClusterHealthProps) templ.Component {
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
 		if h.OK {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<span class=\"status status-ok\" data-testid=\"health-ok\">Reachable · OSCAR ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<span class=\"status status-ok\" data-testid=\"health-ok\">Reachable · ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var12 string
 			templ_7745c5c3_Var12, templ_7745c5c3_Err = templ.JoinStringErrs(h.Version)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/clusters.templ`, Line: 180, Col: 33}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/clusters.templ`, Line: 180, Col: 27}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var12))
 			if templ_7745c5c3_Err != nil {
@@ -1314,7 +1314,7 @@ func awsAccountForm(p ClusterFormProps) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = textField(p.Errors, "username", "Access key ID", p.Form.Username, "text", "Only for an access key.", false).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = textField(p.Errors, "username", "Access key ID", p.Form.Username, "text", awsKeyIDHint(p), false).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -2033,6 +2033,15 @@ func clustersImportForm(c Chrome) templ.Component {
 		}
 		return nil
 	})
+}
+
+// awsKeyIDHint is the access key id's hint: when editing an account with
+// a stored key, the id is not shown either (left empty, it is kept).
+func awsKeyIDHint(p ClusterFormProps) string {
+	if p.Editing != "" && p.Form.HasPassword {
+		return "A key ID is stored and not shown; leave empty to keep it."
+	}
+	return "Only for an access key."
 }
 
 var _ = templruntime.GeneratedTemplate

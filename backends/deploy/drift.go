@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/fdlstudio/fdlstudio/backends"
-	"github.com/fdlstudio/fdlstudio/backends/scar"
 	"github.com/fdlstudio/fdlstudio/store"
 )
 
@@ -100,9 +99,6 @@ func (e *Engine) Drift(ctx context.Context, ownerID, id int64) ([]FunctionDrift,
 func Adopt(fd FunctionDrift) ([]byte, error) {
 	if fd.Current == nil {
 		return nil, fmt.Errorf("service %q is not on cluster %q: there is nothing to adopt", fd.Name, fd.Cluster)
-	}
-	if scar.IsFunction(fd.Current) {
-		return awsFDL(fd.Current)
 	}
 	return FDL(fd.FDLCluster, fd.Current)
 }

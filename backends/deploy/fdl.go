@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/backends/scar"
 )
 
 // Comments FDL writes beside what it leaves blank.
@@ -35,7 +36,12 @@ func Clean(s *backends.Service) *backends.Service {
 // every credential is written blank, with a comment saying so, and
 // credential fields a provider or cluster entry leaves out are written
 // blank too, so the reader sees where they go.
+//
+// An AWS function (scar.IsFunction) is written as its functions.aws entry.
 func FDL(cluster string, s *backends.Service) ([]byte, error) {
+	if scar.IsFunction(s) {
+		return awsFDL(s)
+	}
 	body, err := serviceNode(Clean(s))
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", s.Name, err)

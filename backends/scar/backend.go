@@ -20,6 +20,7 @@ import (
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
@@ -103,10 +104,15 @@ func (b *Backend) wrap(op string, err error) error {
 	return e
 }
 
-// Info implements backends.Cluster.
+// Info implements backends.Cluster: the caller's identity (STS), so that
+// a wrong key or region shows as unreachable.
 func (b *Backend) Info(ctx context.Context) (*backends.ClusterInfo, error) {
+	id, err := b.c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, b.wrap("check the AWS account's credentials", err)
+	}
 	return &backends.ClusterInfo{
-		Version:           "AWS Lambda API 2015-03-31",
+		Version:           fmt.Sprintf("AWS account %s, %s (Lambda API 2015-03-31)", aws.ToString(id.Account), b.cfg.AWS.Region),
 		Architecture:      b.cfg.AWS.Region,
 		ServerlessBackend: "AWS Lambda",
 		Capabilities:      backends.Capabilities{SyncInvocation: true, JobPaging: true, Presign: true},

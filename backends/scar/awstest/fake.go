@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -65,6 +66,8 @@ type Fake struct {
 	groups    map[string]*logGroup
 	notif     map[string][]byte // bucket -> NotificationConfiguration XML as put
 	async     sync.WaitGroup
+
+	autoDeliver atomic.Bool
 
 	servers map[string]*httptest.Server
 	gw      *gateway
@@ -814,10 +817,60 @@ type notification struct {
 	} `xml:"CloudFunctionConfiguration"`
 }
 
+// AutoDeliver makes the fake do what S3 does after each object created
+// through it (a PUT of a whole object, or a completed multipart upload):
+// Deliver, as if S3 sent the event. Off by default, so that tests that
+// call Deliver themselves see only their own deliveries.
+func (f *Fake) AutoDeliver() { f.autoDeliver.Store(true) }
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// createsObject reports whether r creates an object: the bucket, key and
+// size (-1 when unknown).
+func createsObject(r *http.Request) (bucket, key string, size int64, ok bool) {
+	q := r.URL.Query()
+	bucket, key, _ = strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if bucket == "" || key == "" || strings.HasSuffix(key, "/") {
+		return "", "", 0, false
+	}
+	switch {
+	case r.Method == http.MethodPut && !q.Has("uploadId") && !q.Has("partNumber") && len(q) == 0:
+		return bucket, key, r.ContentLength, true
+	case r.Method == http.MethodPost && q.Has("uploadId"):
+		return bucket, key, -1, true
+	}
+	return "", "", 0, false
+}
+
 func (f *Fake) s3(proxy http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := r.URL.Query()["notification"]; !ok {
-			proxy.ServeHTTP(w, r)
+			bucket, key, size, creates := createsObject(r)
+			if !creates || !f.autoDeliver.Load() {
+				proxy.ServeHTTP(w, r)
+				return
+			}
+			rec := &statusRecorder{ResponseWriter: w}
+			proxy.ServeHTTP(rec, r)
+			if rec.status == http.StatusOK {
+				f.Deliver(bucket, key, max(size, 0))
+			}
 			return
 		}
 		bucket := strings.Trim(r.URL.Path, "/")
