@@ -11,6 +11,7 @@ import (
 	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/backends/deploy"
 	"github.com/fdlstudio/fdlstudio/backends/local"
+	"github.com/fdlstudio/fdlstudio/backends/scar"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/store/sqlite"
 	"github.com/fdlstudio/fdlstudio/web"
@@ -59,6 +60,10 @@ func OpenDeployer(ctx context.Context, dataDir, keyFile, issuer, subject string,
 	}
 	reg := backends.NewRegistry()
 	registerKinds(reg, nil)
+	// AWS accounts registered with an access key deploy from here too;
+	// the server's own credentials (default-chain) and the operator's
+	// accounts are the server's alone.
+	scar.Register(reg, scar.Options{Ways: []string{scar.WayUser}})
 	regs := db.Clusters(sealer)
 
 	var (

@@ -142,6 +142,37 @@ func mixedWorkflow(t *testing.T, cluster backends.Services, example string, orde
 		t.Errorf("notification entries = %v, want one", ids)
 	}
 
+	// Changed outside FDL Studio: drift on that field; adopting writes
+	// the account's entry as functions.aws; re-applying restores it.
+	cur, err := lab.GetService(ctx, "scar-mask-detector")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Memory = "512Mi"
+	if err := lab.UpdateService(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	drift, err := e.Drift(ctx, owner, r.Deployment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd deploy.FunctionDrift
+	for _, d := range drift {
+		if d.Name == "scar-mask-detector" {
+			fd = d
+		}
+	}
+	if len(fd.Changes) != 1 || fd.Changes[0] != (deploy.Change{Field: "aws.lambda.memory", From: "1024", To: "512"}) {
+		t.Errorf("drift = %+v", drift)
+	}
+	if y, err := deploy.Adopt(fd); err != nil || !strings.Contains(string(y), "functions:\n  aws:\n") || !strings.Contains(string(y), "memory: 512") {
+		t.Errorf("adopt = %s, %v", y, err)
+	}
+	if p = mustPlan(t, e, req); action(t, p, "scar-mask-detector").Kind != deploy.ActionUpdate {
+		t.Fatalf("re-apply plan = %v", kinds(p))
+	}
+	mustApply(t, e, p)
+
 	// 2. Again: nothing to do, no AWS call that changes anything.
 	before := len(fake.Calls())
 	if p = mustPlan(t, e, req); p.Changes() {
