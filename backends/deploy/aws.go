@@ -34,8 +34,12 @@ func AWSClusterID(e *fdl.AWSEntry) string {
 
 // awsAccount is what an AWS account's backend offers beyond Services
 // (scar.Backend): the plan checks that AWS functions go to one, in the
-// region they name, and that OSCAR services do not.
-type awsAccount interface{ Region() string }
+// region they name, and that OSCAR services do not, and asks it whether
+// each function can be deployed there (image, role, Batch settings).
+type awsAccount interface {
+	Region() string
+	Check(s *backends.Service) error
+}
 
 // AWSFunctions maps every functions.aws entry of doc to a service, in
 // file order. An init_script given as a path is read from scripts (nil:
@@ -92,6 +96,11 @@ func checkKinds(ctx context.Context, cs *clusterSet, actions []Action) error {
 		}
 		if err := checkKind(a, c.svcs, region); err != nil {
 			return err
+		}
+		if acct, ok := c.svcs.(awsAccount); ok {
+			if err := acct.Check(a.Service); err != nil {
+				a.Kind, a.Reason = ActionUnsupported, backends.MessageOf(err)
+			}
 		}
 	}
 	return nil

@@ -288,3 +288,30 @@ func TestAWSRegionMustMatchTheAccount(t *testing.T) {
 		t.Errorf("plan to an account in another region: %v", err)
 	}
 }
+
+// TestAWSFunctionTheAccountCannotRun: a function the account cannot run
+// as written (no container image: FDL Studio deploys image Lambdas only)
+// is in the plan as unsupported, with the account's reason, before
+// anything is sent; the rest of the workflow still applies.
+func TestAWSFunctionTheAccountCannotRun(t *testing.T) {
+	lab, fake := awsAccount(t)
+	e := &deploy.Engine{Resolve: resolver(map[string]backends.Services{"lab": lab})}
+	p := mustPlan(t, e, deploy.Request{Clusters: map[string]string{deploy.AWSCluster: "lab"}, Doc: parseDoc(t, `functions:
+  aws:
+  - lambda: {name: zipped, run_script: a.sh}
+  - lambda: {name: imaged, container: {image: grycap/cowsay}}
+`)})
+	a := action(t, p, "zipped")
+	if a.Kind != deploy.ActionUnsupported || !strings.Contains(a.Reason, "lambda.container.image is missing") {
+		t.Errorf("zipped = %+v, want unsupported with the reason", a)
+	}
+	if k := action(t, p, "imaged").Kind; k != deploy.ActionCreate {
+		t.Errorf("imaged = %v, want create", k)
+	}
+	if r := mustApply(t, e, p); r.Failed() || len(r.Functions) != 1 {
+		t.Errorf("apply = %+v", r)
+	}
+	if fns := fake.Functions(); !slices.Equal(fns, []string{"imaged"}) {
+		t.Errorf("functions = %v", fns)
+	}
+}

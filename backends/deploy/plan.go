@@ -286,7 +286,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	for i := range p.Actions {
 		a := &p.Actions[i]
-		if a.Service == nil {
+		if a.Service == nil || a.Kind == ActionUnsupported {
 			continue
 		}
 		switch {

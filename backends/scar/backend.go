@@ -267,30 +267,23 @@ func megabytes(q string) (int, error) {
 	return 0, fmt.Errorf("memory %q is not a size like 512Mi or 1Gi", q)
 }
 
-func (b *Backend) deployService(ctx context.Context, op string, s *backends.Service) error {
-	if s.Name == "" {
-		return b.fail(op, backends.KindInvalid, "the service has no name")
+// Check says whether s can be deployed to this account as it is: the
+// checks of Prepare (an image Lambda can pull, an execution role, Batch
+// settings), made before anything is sent.
+func (b *Backend) Check(s *backends.Service) error {
+	op := fmt.Sprintf("check AWS function %q", s.Name)
+	e, err := b.entry(op, s)
+	if err != nil {
+		return err
 	}
-	e, err := EntryOf(s)
-	switch {
-	case err != nil:
-		return b.fail(op, backends.KindInvalid, err.Error())
-	case e != nil && (e.Lambda == nil || e.Lambda.Name != s.Name):
-		return b.fail(op, backends.KindInvalid, fmt.Sprintf("the functions.aws entry it carries is not function %q", s.Name))
-	case e == nil && s.Image == "":
-		return b.fail(op, backends.KindInvalid, "the service has no image")
-	default:
-		// The OSCAR-shaped fields (as the services pages edit them) win
-		// over the entry the service was read with.
-		o, err := entryOf(s)
-		if err != nil {
-			return b.fail(op, backends.KindInvalid, err.Error())
-		}
-		if e == nil {
-			e = o
-		} else {
-			overlay(e.Lambda, o.Lambda, s)
-		}
+	_, err = Prepare(e, b.cfg.Defaults)
+	return b.wrap(op, err)
+}
+
+func (b *Backend) deployService(ctx context.Context, op string, s *backends.Service) error {
+	e, err := b.entry(op, s)
+	if err != nil {
+		return err
 	}
 	f, err := Prepare(e, b.cfg.Defaults)
 	if err != nil {
@@ -298,6 +291,36 @@ func (b *Backend) deployService(ctx context.Context, op string, s *backends.Serv
 	}
 	_, err = Deploy(ctx, b.c, f)
 	return b.wrap(op, err)
+}
+
+// entry is the functions.aws entry s deploys: the one it carries, with
+// what its OSCAR-shaped fields say over it, or one made of those fields.
+func (b *Backend) entry(op string, s *backends.Service) (*fdl.AWSEntry, error) {
+	if s.Name == "" {
+		return nil, b.fail(op, backends.KindInvalid, "the service has no name")
+	}
+	e, err := EntryOf(s)
+	switch {
+	case err != nil:
+		return nil, b.fail(op, backends.KindInvalid, err.Error())
+	case e != nil && (e.Lambda == nil || e.Lambda.Name != s.Name):
+		return nil, b.fail(op, backends.KindInvalid, fmt.Sprintf("the functions.aws entry it carries is not function %q", s.Name))
+	case e == nil && s.Image == "":
+		return nil, b.fail(op, backends.KindInvalid, "the service has no image")
+	default:
+		// The OSCAR-shaped fields (as the services pages edit them) win
+		// over the entry the service was read with.
+		o, err := entryOf(s)
+		if err != nil {
+			return nil, b.fail(op, backends.KindInvalid, err.Error())
+		}
+		if e == nil {
+			e = o
+		} else {
+			overlay(e.Lambda, o.Lambda, s)
+		}
+	}
+	return e, nil
 }
 
 // CreateService implements backends.Services.
