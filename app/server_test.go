@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/static"
+	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -499,5 +501,38 @@ func TestMetricsCompressedOnce(t *testing.T) {
 	}
 	if !strings.Contains(string(body), "go_goroutines") {
 		t.Errorf("once decompressed, /metrics is not the text format: %q", body[:min(len(body), 40)])
+	}
+}
+
+// TestOperatorAWSAccountsAreSharedOnlyWhenEnabled: the config's operator
+// AWS accounts become shared registrations (admins-only when asked) when
+// --aws-accounts enables "operator", and are ignored otherwise; the
+// clusters form is offered only the ways users register accounts with.
+func TestOperatorAWSAccountsAreSharedOnlyWhenEnabled(t *testing.T) {
+	open := func(ways ...string) *App {
+		cfg := web.Defaults()
+		cfg.Addr, cfg.DataDir, cfg.LocalCluster = "127.0.0.1:0", t.TempDir(), "off"
+		cfg.AWSAccounts = ways
+		cfg.AWSOperatorAccounts = []web.AWSAccountConfig{{Name: "lab", Region: "eu-west-1", AccessKeyID: "AKIAOP", SecretAccessKey: "op-secret", AdminsOnly: true}}
+		srv, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		return srv
+	}
+	srv := open("user", "operator")
+	if len(srv.sharedClusters) != 1 {
+		t.Fatalf("shared clusters = %+v", srv.sharedClusters)
+	}
+	c := srv.sharedClusters[0]
+	if c.Name != "lab" || c.Kind != store.KindAWS || c.AuthKind != store.AuthAWSOperator || c.Endpoint != "eu-west-1" || !c.Shared || !c.AdminOnly || c.Password != "op-secret" {
+		t.Errorf("operator account = %+v", c)
+	}
+	if got := userAWSWays([]string{"user", "operator", "default-chain"}); !slices.Equal(got, []string{"user", "default-chain"}) {
+		t.Errorf("ways offered to users = %v", got)
+	}
+	if srv := open("user"); len(srv.sharedClusters) != 0 {
+		t.Errorf("operator way not enabled, shared clusters = %+v", srv.sharedClusters)
 	}
 }

@@ -31,3 +31,29 @@ func TestRegistryOpensOnlyEnabledWays(t *testing.T) {
 		t.Errorf("keys not enabled: %v, want forbidden", err)
 	}
 }
+
+// TestOperatorAccountsNeedTheirWay: an operator's account (shared, never
+// stored) opens only with the way "operator", and a record that is not
+// shared cannot claim to be one.
+func TestOperatorAccountsNeedTheirWay(t *testing.T) {
+	op := store.Cluster{Name: "lab", Kind: store.KindAWS, Endpoint: "eu-west-1", AuthKind: store.AuthAWSOperator, Username: "AKIA", Password: "s", Shared: true}
+	reg := backends.NewRegistry()
+	scar.Register(reg, scar.Options{Ways: []string{scar.WayUser, scar.WayDefaultChain}})
+	if _, err := reg.Backend(t.Context(), op, backends.Acting{}); !errors.Is(err, backends.ErrForbidden) {
+		t.Errorf("operator way not enabled: %v, want forbidden", err)
+	}
+	reg = backends.NewRegistry()
+	scar.Register(reg, scar.Options{Ways: []string{scar.WayOperator}})
+	b, err := reg.Backend(t.Context(), op, backends.Acting{})
+	if err != nil {
+		t.Fatalf("operator way enabled: %v", err)
+	}
+	if r := b.(*scar.Backend).Region(); r != "eu-west-1" {
+		t.Errorf("region = %q", r)
+	}
+	own := op
+	own.Shared = false
+	if _, err := reg.Backend(t.Context(), own, backends.Acting{}); !errors.Is(err, backends.ErrForbidden) {
+		t.Errorf("an unshared record with the operator's auth kind: %v, want forbidden", err)
+	}
+}
