@@ -177,8 +177,24 @@ func Prepare(e *fdl.AWSEntry, d Defaults) (*Function, error) {
 			return nil, invalid(op, "%s.lambda: an s3 input or output has an empty path (want BUCKET/FOLDER)", where)
 		}
 	}
+	env, err := environment(f)
+	if err != nil {
+		return nil, invalid(op, "%s: encode the FDL entry: %v", where, err)
+	}
+	size := 0
+	for k, v := range env {
+		size += len(k) + len(v)
+	}
+	// Room is left for API_GATEWAY_ID, added on deploy.
+	if size > maxEnvironment-64 {
+		return nil, invalid(op, "%s: the function's environment is %d bytes (its variables, and the entry with its init script kept base64 in %s as SCAR does); AWS Lambda allows %d: shorten the init script or the variables", where, size, EnvFDL, maxEnvironment)
+	}
 	return f, nil
 }
+
+// maxEnvironment is AWS Lambda's limit on a function's environment
+// variables, names and values together.
+const maxEnvironment = 4096
 
 // repositoryPath is an image reference without its registry host
 // ("ghcr.io/grycap/cowsay:1" -> "grycap/cowsay:1"; Docker Hub's

@@ -360,3 +360,20 @@ func TestDeployAPIGatewayAndBatchThenDeleteAll(t *testing.T) {
 		t.Errorf("Prepare without subnets: %v", err)
 	}
 }
+
+// TestPrepareRefusesAnEnvironmentLambdaWouldRefuse: the FDL entry kept in
+// the FDL variable (with its init script) counts against Lambda's 4 KB of
+// environment; too large is refused before anything is sent.
+func TestPrepareRefusesAnEnvironmentLambdaWouldRefuse(t *testing.T) {
+	e := maskDetector(t)
+	e.Lambda.Container.Image = ecrImage
+	e.Lambda.InitScript = "#!/bin/sh\n" + strings.Repeat("echo a line of the script\n", 200)
+	_, err := scar.Prepare(e, scar.Defaults{Role: role})
+	if !errors.Is(err, backends.ErrInvalid) || !strings.Contains(err.Error(), "AWS Lambda allows 4096") {
+		t.Errorf("Prepare with a 5 KB init script: %v", err)
+	}
+	e.Lambda.InitScript = "#!/bin/sh\necho short\n"
+	if _, err := scar.Prepare(e, scar.Defaults{Role: role}); err != nil {
+		t.Errorf("Prepare with a short script: %v", err)
+	}
+}
