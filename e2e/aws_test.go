@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,5 +234,105 @@ func TestAWSFunctionsInTheBrowser(t *testing.T) {
 	})
 	if p := tab.Problems("status of 422", "status of 502", "status of 503"); len(p) > 0 {
 		t.Errorf("browser problems: %q", p)
+	}
+}
+
+// mixedWorkflowFDL has an OSCAR stage for the local cluster whose output
+// folder an AWS function reads (functions.aws, FDL cluster id "aws").
+const mixedWorkflowFDL = `functions:
+  oscar:
+  - local:
+      name: mix-split
+      image: debian:stable-slim
+      memory: 128Mi
+      cpu: '0.1'
+      script: |
+        #!/bin/sh
+        cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"
+      input:
+      - storage_provider: minio.default
+        path: mix-e2e/in
+      output:
+      - storage_provider: minio.default
+        path: mix-e2e/out
+  aws:
+  - lambda:
+      name: mix-detect
+      memory: 512
+      container:
+        image: grycap/mask-detector-yolo:mini
+      input:
+      - storage_provider: s3
+        path: mix-detect/in
+      output:
+      - storage_provider: s3
+        path: mix-detect/out
+`
+
+// TestDeployMixedWorkflowFromComposer: a workflow with an OSCAR stage and
+// an AWS function deploys from the composer through one plan: the AWS
+// part's FDL cluster id is mapped to an AWS account like any cluster id,
+// the plan lists both creates and the S3 notification, and one apply
+// puts the service on the local cluster and the function on AWS.
+func TestDeployMixedWorkflowFromComposer(t *testing.T) {
+	s3 := s3test.Start(t)
+	fake := awstest.Start(t, s3.Endpoint, awstest.RuntimeFunc(func(_ context.Context, fn string, payload []byte) (awstest.Invocation, error) {
+		return awstest.Invocation{Payload: []byte(`{}`), Log: []string{fn + " ran"}}, nil
+	}))
+	defaults := scar.Defaults{Role: "arn:aws:iam::123456789012:role/scar-lambda", ImageMirror: "123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror"}
+	a := startAppWith(t, func(c *web.Config) {
+		c.LocalCluster = "on"
+		c.AWSAccounts = []string{scar.WayOperator}
+		c.AWSOperatorAccounts = []web.AWSAccountConfig{{Name: "aws-lab", Region: awstest.Region, AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}}
+	}, []app.Option{app.WithAWS(fake.Endpoints(), defaults)})
+	tab := newTab(t)
+
+	importWorkflow(tab, a, "mixed deploy", mixedWorkflowFDL)
+	tab.Do(
+		chromedp.Click(chromedp.CSS(`[data-testid="deploy"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="plan-summary"]`)),
+	)
+	tab.Screenshot("mixed-plan-unmapped")
+	if n := Eval[int](tab, `document.querySelectorAll('select[data-fdl-cluster="aws"]').length`); n != 1 {
+		t.Fatalf("the plan offers no mapping for the AWS functions (%d selects)", n)
+	}
+	tab.Do(
+		chromedp.SetValue(chromedp.CSS(`select[data-fdl-cluster="aws"]`), "aws-lab"),
+		chromedp.Click(chromedp.CSS(`[data-testid="replan"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="confirm-deploy"]`)),
+	)
+	kinds := Eval[[]string](tab, `[...document.querySelectorAll('[data-testid="plan-action"]')].map(r => r.dataset.name + ":" + r.dataset.kind)`)
+	slices.Sort(kinds)
+	if strings.Join(kinds, ",") != "mix-detect:create,mix-split:create" {
+		t.Errorf("plan actions = %v, want both created", kinds)
+	}
+	if got := tab.Text(`[data-testid="plan-effects"]`); !strings.Contains(got, `adds a notification to S3 bucket "mix-detect"`) || !strings.Contains(got, "mix-e2e") {
+		t.Errorf("side effects = %q, want the OSCAR bucket and the S3 notification", got)
+	}
+	tab.Screenshot("mixed-plan")
+	tab.Do(
+		chromedp.Click(chromedp.CSS(`[data-testid="confirm-deploy"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="deploy-progress"]`)),
+	)
+	waitLive(t, tab, "both deployed", `[...document.querySelectorAll('[data-testid="deploy-function"]')].every(r => r.dataset.state === "done") && document.querySelector('[data-testid="deploy-outcome"]').textContent === "applied"`, 30*time.Second)
+	tab.Screenshot("mixed-applied")
+	if fns := fake.Functions(); !slices.Equal(fns, []string{"mix-detect"}) {
+		t.Errorf("AWS functions after the apply = %v", fns)
+	}
+	if ids := fake.NotificationIDs("mix-detect"); len(ids) != 1 {
+		t.Errorf("notifications on mix-detect = %v", ids)
+	}
+	if _, err := localClient(t, a.DataDir).GetService(tab.ctx, "mix-split"); err != nil {
+		t.Errorf("the OSCAR stage on the local cluster: %v", err)
+	}
+	// The function now shows beside the OSCAR service.
+	tab.Visit(a.URL+"/services", "mixed-services")
+	for _, name := range []string{"local/mix-split", "aws-lab/mix-detect"} {
+		if !Eval[bool](tab, `!!document.querySelector('tr[data-service="`+name+`"]')`) {
+			t.Errorf("the services page lacks %s", name)
+		}
+	}
+	if p := tab.Problems(); len(p) > 0 {
+		t.Errorf("console errors or CSP violations:\n%s", strings.Join(p, "\n"))
 	}
 }
