@@ -132,12 +132,25 @@ func (s *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sealed := false
 	for _, m := range list {
 		if applied[m.version] {
 			continue
 		}
 		if err := s.apply(ctx, m); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		sealed = sealed || goSteps[m.version] != nil
+	}
+	if sealed {
+		// A migration that sealed what was stored in plain leaves the
+		// plain bytes in freed pages and free space of the file: rebuild
+		// the file from the live rows, then move the rebuilt pages from
+		// the write-ahead log into it and empty the log.
+		for _, q := range []string{"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+			if _, err := s.db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("%s after sealing: %w", q, err)
+			}
 		}
 	}
 	return nil
@@ -146,7 +159,8 @@ func (s *DB) migrate(ctx context.Context) error {
 // goSteps finish, in Go and in the same transaction, the migrations SQL
 // cannot do alone (re-sealing secrets needs the key).
 var goSteps = map[int]func(context.Context, *sql.Tx, *store.Sealer) error{
-	4: resealClusterCredentials,
+	4:  resealClusterCredentials,
+	13: sealWorkflowTexts,
 }
 
 type migration struct {

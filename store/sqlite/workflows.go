@@ -13,26 +13,145 @@ import (
 
 // Workflows is the repository of users' workflows and their versions.
 // Every method takes the owner: another user's workflow is ErrNotFound.
-type Workflows struct{ db *sql.DB }
+// The FDL texts (each version's and the draft) may hold credentials, so
+// they are sealed with the server's key (the one given to Open with
+// WithSealer), each bound to its row; names and positions stay plain.
+type Workflows struct {
+	db     *sql.DB
+	sealer *store.Sealer
+}
 
-// Workflows returns the workflow repository.
-func (s *DB) Workflows() *Workflows { return &Workflows{db: s.db} }
+// Workflows returns the workflow repository, sealing texts with the
+// sealer Open was given.
+func (s *DB) Workflows() *Workflows { return &Workflows{db: s.db, sealer: s.sealer} }
+
+// errNoWorkflowSealer is why texts cannot be written or read without a
+// sealer.
+var errNoWorkflowSealer = errors.New("workflow texts are stored encrypted, which needs the secret key (sqlite.WithSealer)")
+
+// versionPurpose and draftPurpose are the associated data a version's
+// text and the draft are sealed with: bound to the owner, the workflow
+// and the version (or the draft), so a sealed text copied to another row
+// does not open.
+func versionPurpose(ownerID, id int64, version int) string {
+	b, _ := json.Marshal([]any{"workflow-version/v1", ownerID, id, version})
+	return string(b)
+}
+
+func draftPurpose(ownerID, id int64) string {
+	b, _ := json.Marshal([]any{"workflow-draft/v1", ownerID, id})
+	return string(b)
+}
+
+func sealText(sealer *store.Sealer, text, purpose string) (string, error) {
+	if sealer == nil {
+		return "", errNoWorkflowSealer
+	}
+	return sealer.Seal([]byte(text), purpose)
+}
+
+// openText opens a sealed text; what names the row in the error.
+func openText(sealer *store.Sealer, sealed, purpose, what string) (string, error) {
+	if sealer == nil {
+		return "", fmt.Errorf("%s: %w", what, errNoWorkflowSealer)
+	}
+	pt, err := sealer.Open(sealed, purpose)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return string(pt), nil
+}
+
+// sealWorkflowTexts is the Go step of migration 0013: it seals, bound to
+// its row, the text of every version stored in plain (yaml_size NULL,
+// recording its size) and every draft not sealed yet. Run twice, it
+// changes nothing the second time.
+func sealWorkflowTexts(ctx context.Context, tx *sql.Tx, sealer *store.Sealer) error {
+	type plain struct {
+		owner, id int64
+		version   int
+		text      string
+	}
+	collect := func(query string) ([]plain, error) {
+		rows, err := tx.QueryContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []plain
+		for rows.Next() {
+			var p plain
+			if err := rows.Scan(&p.owner, &p.id, &p.version, &p.text); err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+		return out, rows.Err()
+	}
+	versions, err := collect(`SELECT w.owner_id, w.id, v.version, v.yaml FROM workflow_versions v
+		JOIN workflows w ON w.id = v.workflow_id WHERE v.yaml_size IS NULL`)
+	if err != nil {
+		return err
+	}
+	drafts, err := collect(`SELECT owner_id, id, 0, draft_yaml FROM workflows WHERE draft_yaml IS NOT NULL`)
+	if err != nil {
+		return err
+	}
+	if len(versions)+len(drafts) > 0 && sealer == nil {
+		return errors.New("stored workflow texts must be encrypted, which needs the secret key (sqlite.WithSealer)")
+	}
+	for _, p := range versions {
+		sealed, err := sealer.Seal([]byte(p.text), versionPurpose(p.owner, p.id, p.version))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE workflow_versions SET yaml = ?, yaml_size = ? WHERE workflow_id = ? AND version = ?`,
+			sealed, len(p.text), p.id, p.version); err != nil {
+			return err
+		}
+	}
+	for _, p := range drafts {
+		if _, err := sealer.Open(p.text, draftPurpose(p.owner, p.id)); err == nil {
+			continue // sealed already: only an authentic sealed draft opens
+		}
+		sealed, err := sealer.Seal([]byte(p.text), draftPurpose(p.owner, p.id))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE workflows SET draft_yaml = ? WHERE id = ?`, sealed, p.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 const selectWorkflow = `SELECT w.id, w.owner_id, w.name, w.version, v.yaml, v.positions,
 	COALESCE(w.draft_yaml, ''), COALESCE(w.draft_positions, ''), w.draft_base, w.scripts, w.created_at, w.updated_at
 	FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version`
 
-func scanWorkflow(row scanner) (store.Workflow, error) {
+func (r *Workflows) scan(row scanner) (store.Workflow, error) {
 	var w store.Workflow
 	var created, updated int64
-	var scripts string
-	err := row.Scan(&w.ID, &w.OwnerID, &w.Name, &w.Version, &w.YAML, &w.Positions,
-		&w.Draft, &w.DraftPositions, &w.DraftBase, &scripts, &created, &updated)
-	if err == nil {
-		err = json.Unmarshal([]byte(scripts), &w.Scripts)
+	var scripts, text, draft string
+	err := row.Scan(&w.ID, &w.OwnerID, &w.Name, &w.Version, &text, &w.Positions,
+		&draft, &w.DraftPositions, &w.DraftBase, &scripts, &created, &updated)
+	if err != nil {
+		return w, err
+	}
+	if err := json.Unmarshal([]byte(scripts), &w.Scripts); err != nil {
+		return w, err
 	}
 	w.CreatedAt, w.UpdatedAt = time.Unix(created, 0), time.Unix(updated, 0)
-	return w, err
+	what := fmt.Sprintf("workflow %d of user %d", w.ID, w.OwnerID)
+	if w.YAML, err = openText(r.sealer, text, versionPurpose(w.OwnerID, w.ID, w.Version), fmt.Sprintf("%s, version %d", what, w.Version)); err != nil {
+		return w, err
+	}
+	if draft != "" {
+		if w.Draft, err = openText(r.sealer, draft, draftPurpose(w.OwnerID, w.ID), what+", draft"); err != nil {
+			return w, err
+		}
+	}
+	return w, nil
 }
 
 // List returns ownerID's workflows, most recently changed first.
@@ -44,7 +163,7 @@ func (r *Workflows) List(ctx context.Context, ownerID int64) ([]store.Workflow, 
 	defer rows.Close()
 	var out []store.Workflow
 	for rows.Next() {
-		w, err := scanWorkflow(rows)
+		w, err := r.scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +174,7 @@ func (r *Workflows) List(ctx context.Context, ownerID int64) ([]store.Workflow, 
 
 // Get returns ownerID's workflow id, or store.ErrNotFound.
 func (r *Workflows) Get(ctx context.Context, ownerID, id int64) (store.Workflow, error) {
-	w, err := scanWorkflow(r.db.QueryRowContext(ctx, selectWorkflow+" WHERE w.owner_id = ? AND w.id = ?", ownerID, id))
+	w, err := r.scan(r.db.QueryRowContext(ctx, selectWorkflow+" WHERE w.owner_id = ? AND w.id = ?", ownerID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Workflow{}, store.ErrNotFound
 	}
@@ -84,8 +203,12 @@ func (r *Workflows) Create(ctx context.Context, ownerID int64, name, yaml, posit
 		return store.Workflow{}, err
 	}
 	id, _ := res.LastInsertId()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_versions (workflow_id, version, yaml, positions, created_at, author_id) VALUES (?, 1, ?, ?, ?, ?)`,
-		id, yaml, orEmptyJSON(positions), now, ownerID); err != nil {
+	sealed, err := sealText(r.sealer, yaml, versionPurpose(ownerID, id, 1))
+	if err != nil {
+		return store.Workflow{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_versions (workflow_id, version, yaml, yaml_size, positions, created_at, author_id) VALUES (?, 1, ?, ?, ?, ?, ?)`,
+		id, sealed, len(yaml), orEmptyJSON(positions), now, ownerID); err != nil {
 		return store.Workflow{}, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -117,8 +240,12 @@ func (r *Workflows) Save(ctx context.Context, ownerID, id int64, base int, name,
 	}
 	now := time.Now().Unix()
 	next := cur + 1
-	if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_versions (workflow_id, version, yaml, positions, created_at, author_id, message) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		id, next, yaml, orEmptyJSON(positions), now, ownerID, message); err != nil {
+	sealed, err := sealText(r.sealer, yaml, versionPurpose(ownerID, id, next))
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_versions (workflow_id, version, yaml, yaml_size, positions, created_at, author_id, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, next, sealed, len(yaml), orEmptyJSON(positions), now, ownerID, message); err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE workflows SET version = ?, name = ?, draft_yaml = NULL, draft_positions = NULL, draft_base = 0, updated_at = ? WHERE id = ?`,
@@ -133,7 +260,11 @@ func (r *Workflows) Save(ctx context.Context, ownerID, id int64, base int, name,
 func (r *Workflows) SaveDraft(ctx context.Context, ownerID, id int64, base int, yaml, positions string) error {
 	var y, p any
 	if yaml != "" {
-		y, p = yaml, orEmptyJSON(positions)
+		sealed, err := sealText(r.sealer, yaml, draftPurpose(ownerID, id))
+		if err != nil {
+			return err
+		}
+		y, p = sealed, orEmptyJSON(positions)
 	}
 	res, err := r.db.ExecContext(ctx, `UPDATE workflows SET draft_yaml = ?, draft_positions = ?, draft_base = ?, updated_at = ? WHERE owner_id = ? AND id = ?`,
 		y, p, base, time.Now().Unix(), ownerID, id)
@@ -151,13 +282,19 @@ func (r *Workflows) SaveDraft(ctx context.Context, ownerID, id int64, base int, 
 func (r *Workflows) Version(ctx context.Context, ownerID, id int64, version int) (store.WorkflowVersion, error) {
 	var v store.WorkflowVersion
 	var at int64
+	var sealed string
 	err := r.db.QueryRowContext(ctx, `SELECT v.version, v.yaml, v.positions, v.created_at FROM workflow_versions v
 		JOIN workflows w ON w.id = v.workflow_id WHERE w.owner_id = ? AND w.id = ? AND v.version = ?`, ownerID, id, version).
-		Scan(&v.Version, &v.YAML, &v.Positions, &at)
+		Scan(&v.Version, &sealed, &v.Positions, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, store.ErrNotFound
 	}
+	if err != nil {
+		return v, err
+	}
 	v.CreatedAt = time.Unix(at, 0)
+	v.YAML, err = openText(r.sealer, sealed, versionPurpose(ownerID, id, version),
+		fmt.Sprintf("workflow %d of user %d, version %d", id, ownerID, version))
 	return v, err
 }
 
@@ -165,7 +302,7 @@ func (r *Workflows) Version(ctx context.Context, ownerID, id int64, version int)
 // without their text; store.ErrNotFound when the workflow is not the
 // owner's. A version saved before authors were recorded names the owner.
 func (r *Workflows) VersionList(ctx context.Context, ownerID, id int64) ([]store.WorkflowVersionInfo, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT v.version, v.created_at, COALESCE(u.name, ''), v.message, octet_length(v.yaml)
+	rows, err := r.db.QueryContext(ctx, `SELECT v.version, v.created_at, COALESCE(u.name, ''), v.message, COALESCE(v.yaml_size, 0)
 		FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
 		LEFT JOIN users u ON u.id = COALESCE(v.author_id, w.owner_id)
 		WHERE w.owner_id = ? AND w.id = ? ORDER BY v.version DESC`, ownerID, id)

@@ -13,7 +13,7 @@ import (
 func TestWorkflowsVersionsConflictAndDrafts(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "fdlstudio.db")
-	db, err := Open(ctx, path)
+	db, err := Open(ctx, path, WithSealer(testSealer))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestWorkflowsVersionsConflictAndDrafts(t *testing.T) {
 	db.Close()
 
 	// The draft survives a restart.
-	db, err = Open(ctx, path)
+	db, err = Open(ctx, path, WithSealer(testSealer))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestWorkflowsVersionsConflictAndDrafts(t *testing.T) {
 // no author recorded; the list names the owner, and sizes count bytes.
 func TestVersionListBeforeAuthors(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "fdlstudio.db"))
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "fdlstudio.db"), WithSealer(testSealer))
 	if err != nil {
 		t.Fatal(err)
 	}
