@@ -129,7 +129,7 @@ func newLiveFixtureWith(t testing.TB, o watch.Options) *liveFixture {
 		t.Fatal(err)
 	}
 	mem.AddJob("svc", "j1", backends.JobRunning, time.Now(), "line 1\n")
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "fdlstudio.db"))
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "fdlstudio.db"), sqlite.WithSealer(workflowSealer))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,9 +33,12 @@ type composerServer struct {
 	owner int64
 }
 
+// workflowSealer seals the workflow texts of the test stores.
+var workflowSealer, _ = store.NewSealer(bytes.Repeat([]byte{5}, store.KeySize))
+
 func newComposerServer(tb testing.TB) *composerServer {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "fdlstudio.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "fdlstudio.db"), sqlite.WithSealer(workflowSealer))
 	if err != nil {
 		tb.Fatal(err)
 	}
