@@ -9,7 +9,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	_ "modernc.org/sqlite" // reads the store's file after the edits
+	"github.com/fdlstudio/fdlstudio/store"
+	"github.com/fdlstudio/fdlstudio/store/sqlite"
 )
 
 // secretsWorkflow has a credential in every field kind the composer
@@ -102,16 +103,37 @@ func TestComposerKeepsSecretsOffThePage(t *testing.T) {
 			}
 		}
 	}
-	// The store keeps every value: the replaced key 3 is gone, 6 is there.
+	// The store keeps every value, sealed: the replaced key 3 is gone, 6
+	// is there.
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(app.DataDir, "fdlstudio.db")+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var stored string
-	if err := db.QueryRow(`SELECT yaml FROM workflow_versions WHERE version = 2`).Scan(&stored); err != nil {
+	var sealed string
+	var owner, id int64
+	if err := db.QueryRow(`SELECT w.owner_id, w.id, v.yaml FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
+		WHERE v.version = 2`).Scan(&owner, &id, &sealed); err != nil {
 		t.Fatal(err)
 	}
+	for _, s := range append(secrets, "e2e-secret-key-3") {
+		if strings.Contains(sealed, s) {
+			t.Errorf("the store holds %q in plain", s)
+		}
+	}
+	key, err := store.LoadOrCreateKey(filepath.Join(app.DataDir, "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := store.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := sealer.Open(sealed, sqlite.WorkflowVersionPurpose(owner, id, 2))
+	if err != nil {
+		t.Fatalf("opening the saved version: %v", err)
+	}
+	stored := string(plain)
 	for _, s := range secrets {
 		if !strings.Contains(stored, s) {
 			t.Errorf("the saved version lost %q:\n%s", s, stored)

@@ -29,11 +29,11 @@ func (s *DB) Workflows() *Workflows { return &Workflows{db: s.db, sealer: s.seal
 // sealer.
 var errNoWorkflowSealer = errors.New("workflow texts are stored encrypted, which needs the secret key (sqlite.WithSealer)")
 
-// versionPurpose and draftPurpose are the associated data a version's
-// text and the draft are sealed with: bound to the owner, the workflow
-// and the version (or the draft), so a sealed text copied to another row
-// does not open.
-func versionPurpose(ownerID, id int64, version int) string {
+// WorkflowVersionPurpose and draftPurpose are the associated data a
+// version's text and the draft are sealed with: bound to the owner, the
+// workflow and the version (or the draft), so a sealed text copied to
+// another row does not open. Exported for tests that read the file.
+func WorkflowVersionPurpose(ownerID, id int64, version int) string {
 	b, _ := json.Marshal([]any{"workflow-version/v1", ownerID, id, version})
 	return string(b)
 }
@@ -101,7 +101,7 @@ func sealWorkflowTexts(ctx context.Context, tx *sql.Tx, sealer *store.Sealer) er
 		return errors.New("stored workflow texts must be encrypted, which needs the secret key (sqlite.WithSealer)")
 	}
 	for _, p := range versions {
-		sealed, err := sealer.Seal([]byte(p.text), versionPurpose(p.owner, p.id, p.version))
+		sealed, err := sealer.Seal([]byte(p.text), WorkflowVersionPurpose(p.owner, p.id, p.version))
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (r *Workflows) scan(row scanner) (store.Workflow, error) {
 	}
 	w.CreatedAt, w.UpdatedAt = time.Unix(created, 0), time.Unix(updated, 0)
 	what := fmt.Sprintf("workflow %d of user %d", w.ID, w.OwnerID)
-	if w.YAML, err = openText(r.sealer, text, versionPurpose(w.OwnerID, w.ID, w.Version), fmt.Sprintf("%s, version %d", what, w.Version)); err != nil {
+	if w.YAML, err = openText(r.sealer, text, WorkflowVersionPurpose(w.OwnerID, w.ID, w.Version), fmt.Sprintf("%s, version %d", what, w.Version)); err != nil {
 		return w, err
 	}
 	if draft != "" {
@@ -203,7 +203,7 @@ func (r *Workflows) Create(ctx context.Context, ownerID int64, name, yaml, posit
 		return store.Workflow{}, err
 	}
 	id, _ := res.LastInsertId()
-	sealed, err := sealText(r.sealer, yaml, versionPurpose(ownerID, id, 1))
+	sealed, err := sealText(r.sealer, yaml, WorkflowVersionPurpose(ownerID, id, 1))
 	if err != nil {
 		return store.Workflow{}, err
 	}
@@ -240,7 +240,7 @@ func (r *Workflows) Save(ctx context.Context, ownerID, id int64, base int, name,
 	}
 	now := time.Now().Unix()
 	next := cur + 1
-	sealed, err := sealText(r.sealer, yaml, versionPurpose(ownerID, id, next))
+	sealed, err := sealText(r.sealer, yaml, WorkflowVersionPurpose(ownerID, id, next))
 	if err != nil {
 		return 0, err
 	}
@@ -293,7 +293,7 @@ func (r *Workflows) Version(ctx context.Context, ownerID, id int64, version int)
 		return v, err
 	}
 	v.CreatedAt = time.Unix(at, 0)
-	v.YAML, err = openText(r.sealer, sealed, versionPurpose(ownerID, id, version),
+	v.YAML, err = openText(r.sealer, sealed, WorkflowVersionPurpose(ownerID, id, version),
 		fmt.Sprintf("workflow %d of user %d, version %d", id, ownerID, version))
 	return v, err
 }
