@@ -44,7 +44,8 @@ type DB struct {
 type Option func(*DB)
 
 // WithSealer gives Open the server's sealer, which migrations that
-// re-seal stored secrets need (0004 does, when clusters are stored).
+// re-seal stored secrets need (0004 does, when clusters are stored; 0013
+// when workflows are) and the workflow repository uses for its texts.
 // Without it such a migration fails, saying so, and nothing changes.
 func WithSealer(s *store.Sealer) Option { return func(db *DB) { db.sealer = s } }
 
