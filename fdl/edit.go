@@ -231,6 +231,10 @@ func joinPath(base, seg string) string {
 	return base + "." + seg
 }
 
+// Has reports whether the file writes a value at the YAML path p (as
+// "functions.oscar[0].c1.clusters").
+func (d *Document) Has(p string) bool { return d.model.nodes[p] != nil }
+
 func (d *Document) baseNode(base string) (*yaml.Node, error) {
 	if base == "" {
 		return d.root, nil

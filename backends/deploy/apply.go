@@ -261,6 +261,13 @@ func applyFunc(a *Action) func(ctx context.Context, s backends.Services) error {
 // put creates (first) or updates svc, falling back to the other when the
 // cluster says the service does or does not exist.
 func put(ctx context.Context, s backends.Services, svc *backends.Service, create bool) error {
+	// The cluster generates the token (OSCAR ignores one on create and
+	// keeps its own on update): one written in the file is not sent.
+	if svc.Token != "" {
+		c := *svc
+		c.Token = ""
+		svc = &c
+	}
 	if create {
 		err := s.CreateService(ctx, svc)
 		if errors.Is(err, backends.ErrConflict) {

@@ -42,6 +42,19 @@ func Edit(doc *fdl.Document, i int, to *backends.Service) (*fdl.Document, error)
 	if err != nil {
 		return nil, err
 	}
+	// Blocks the service takes from the top of the file (Services merges
+	// them in) are not its own to edit: the cluster's version carries
+	// them merged, blanked or cut to what its services use.
+	if am, ok := a.(map[string]any); ok {
+		if bm, ok := b.(map[string]any); ok {
+			for _, k := range []string{"clusters", "storage_providers"} {
+				if !doc.Has(fns[i].Path + "." + k) {
+					delete(am, k)
+					delete(bm, k)
+				}
+			}
+		}
+	}
 	e := editor{doc: doc, base: fns[i].Path}
 	if err := e.diff(nil, a, b); err != nil {
 		return nil, err

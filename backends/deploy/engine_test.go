@@ -595,3 +595,33 @@ func TestOneApplyAtATime(t *testing.T) {
 		t.Errorf("an apply after it: %v", err)
 	}
 }
+
+// TestServiceTokenIsNotSent: OSCAR generates a service's token and
+// ignores one given on create (fdl validate warns so); a token written in
+// the file is a secret that no cluster needs, so no create or update
+// carries it.
+func TestServiceTokenIsNotSent(t *testing.T) {
+	c, _ := fakeOSCAR(t, true)
+	w := &watched{Services: c}
+	e := &deploy.Engine{Resolve: resolver(map[string]backends.Services{"one": w})}
+	doc := `functions:
+  oscar:
+  - edge:
+      name: tokened
+      image: alpine
+      memory: 128Mi
+      token: TOKEN-IN-THE-FILE
+      script: a.sh
+`
+	mustApply(t, e, mustPlan(t, e, deploy.Request{Doc: parseDoc(t, doc), Scripts: scripts, Clusters: map[string]string{"edge": "one"}}))
+	changed := strings.Replace(doc, "128Mi", "256Mi", 1)
+	mustApply(t, e, mustPlan(t, e, deploy.Request{Doc: parseDoc(t, changed), Scripts: scripts, Clusters: map[string]string{"edge": "one"}}))
+	if len(w.sent) != 2 {
+		t.Fatalf("sent %d services, want a create and an update", len(w.sent))
+	}
+	for i, s := range w.sent {
+		if s.Token != "" {
+			t.Errorf("request %d carried the file's token %q", i, s.Token)
+		}
+	}
+}

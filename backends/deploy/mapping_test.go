@@ -179,3 +179,54 @@ func TestEditChangesOnlyWhatDiffers(t *testing.T) {
 		t.Errorf("an unchanged service is migrated and otherwise left alone:\n%s", same.Bytes())
 	}
 }
+
+// TestEditLeavesTopLevelBlocksAlone: the clusters and storage providers
+// a service takes from the top of the file are not the service's own, so
+// adopting a cluster's version (which carries them merged in, credentials
+// blanked) edits only the service's own fields.
+func TestEditLeavesTopLevelBlocksAlone(t *testing.T) {
+	const text = `functions:
+  oscar:
+  - c1:
+      name: s1
+      image: img
+      memory: 128Mi
+      script: echo hi
+      input:
+      - storage_provider: minio.other
+        path: b/in
+clusters:
+  c2:
+    endpoint: https://c2.example
+    auth_user: u
+    auth_password: secret-pw
+    ssl_verify: true
+storage_providers:
+  minio:
+    other:
+      endpoint: https://minio.example
+      access_key: ak
+      secret_key: sk
+`
+	doc := parse(t, "top.yaml", text)
+	fns, err := deploy.Services(doc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := deploy.Restorable(fns[0].Service)
+	s.Memory = "256Mi"
+	backends.EachCredential(s, func(c backends.Credential) { *c.Value = "" })
+	// A cluster may also keep only what its own services reference, or
+	// none of the other clusters.
+	dropped := *s
+	dropped.Clusters = nil
+	for _, to := range []*backends.Service{s, &dropped} {
+		out, err := deploy.Edit(doc, 0, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Replace(text, "memory: 128Mi", "memory: 256Mi", 1); string(out.Bytes()) != want {
+			t.Errorf("edited =\n%s\nwant only the memory line changed", out.Bytes())
+		}
+	}
+}
