@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fdlstudio/fdlstudio/backends"
+	"github.com/fdlstudio/fdlstudio/examples"
 	"github.com/fdlstudio/fdlstudio/static"
 	"github.com/fdlstudio/fdlstudio/web"
 )
@@ -112,7 +113,46 @@ func pageWeight(t testing.TB, srv *App, path string) int {
 
 // weighedPages are the pages whose asset weight is budgeted (every page
 // but the composer).
-var weighedPages = []string{"/", "/clusters", "/clusters/new", "/services", "/jobs", "/files", "/services/new"}
+var weighedPages = []string{"/", "/clusters", "/clusters/new", "/services", "/jobs", "/files", "/services/new", "/workflows", "/tokens"}
+
+// composerPage makes the local user a workflow (the sample) and returns
+// its composer's path.
+func composerPage(t testing.TB, srv *App) string {
+	t.Helper()
+	ctx := context.Background()
+	u, err := CommandLineUser(ctx, srv.db, "local", "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := examples.FS.ReadFile("wordcount/wordcount.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := srv.db.Workflows().Create(ctx, u.ID, "weighed", string(text), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("/workflows/%d", w.ID)
+}
+
+// TestComposerWeightBudget keeps the JS and CSS the composer loads before
+// its script editor opens (CodeMirror comes only then) under 80 KB
+// gzipped.
+func TestComposerWeightBudget(t *testing.T) {
+	srv, _ := newTestServer(t)
+	p := composerPage(t, srv)
+	if code, ok := servedGET(srv, p); !ok {
+		t.Fatalf("GET %s: %d", p, code)
+	}
+	w := pageWeight(t, srv, p)
+	t.Logf("composer %6d bytes of JS+CSS (gzip)", w)
+	if w < 10<<10 {
+		t.Errorf("the composer loads only %d bytes: its island is missing from the count", w)
+	}
+	if w > 80<<10 {
+		t.Errorf("the composer loads %d bytes of JS+CSS gzipped, over the 80 KB budget", w)
+	}
+}
 
 // TestPageWeightBudget keeps the JS and CSS every page loads under 60 KB
 // gzipped.
@@ -133,7 +173,7 @@ func TestPageWeightBudget(t *testing.T) {
 // BenchmarkPageWeight reports the gzip bytes of JS and CSS per page.
 func BenchmarkPageWeight(b *testing.B) {
 	srv, _ := newTestServer(b)
-	for _, p := range weighedPages {
+	for _, p := range append(slices.Clip(weighedPages), composerPage(b, srv)) {
 		if _, ok := servedGET(srv, p); !ok {
 			continue
 		}
