@@ -32,6 +32,13 @@ var fcpPages = []struct{ name, path string }{
 	{"clusters", "/clusters"},
 	{"cluster", "/clusters/local"},
 	{"error", "/no-such-page"},
+	// The sample's deploy makes it workflow 1.
+	{"workflows", "/workflows"},
+	{"composer", "/workflows/1"},
+	{"runs", "/workflows/1/runs"},
+	{"deploy", "/workflows/1/deploy"},
+	{"deployments", "/workflows/1/deployments"},
+	{"tokens", "/tokens"},
 }
 
 // firstContentfulPaint loads url in the tab and returns its first
