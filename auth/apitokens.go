@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/fdlstudio/fdlstudio/backends"
 	"github.com/fdlstudio/fdlstudio/store"
 )
 
@@ -48,6 +49,10 @@ type APITokenStore interface {
 	APITokens(ctx context.Context, userID int64) ([]store.APIToken, error)
 	DeleteAPIToken(ctx context.Context, userID, id int64) error
 	DeleteUserAPITokens(ctx context.Context, userID int64) (int64, error)
+	// SetUserEntitlements records the group entitlements a user's
+	// identity provider listed at their login or token refresh; API
+	// tokens are checked against them.
+	SetUserEntitlements(ctx context.Context, userID int64, entitlements []string, at time.Time) error
 }
 
 // IsAPIPath reports whether path is one of the /api/ routes.
@@ -151,6 +156,70 @@ func (m *Manager) RevokeAPIToken(ctx context.Context, id int64) error {
 	return nil
 }
 
+// tokenAdmission decides, at every request, whether the token's user
+// would be let in by this server as it is configured now, and answers
+// 0 when so. A token lives on after a logout (it is a personal token, not
+// part of a session), but never beyond what a login could do now: the
+// login mode that made it must still be offered (single-user mode, the
+// OSCAR login on an accepted endpoint, OpenID Connect with the same
+// issuer), and with a VO restriction the user's VOs, as their identity
+// provider listed them at their last login or token refresh, must
+// include one the operator accepts now (with the roles it counts now).
+// A login mode that is off is 401 (the token cannot work here); a user
+// who is known but not admitted is 403, as their browser login would be.
+func (m *Manager) tokenAdmission(t store.APIToken) (status int, msg string) {
+	const newToken = " Log in in the browser and make a new token on the API tokens page (" + TokensPath + ")."
+	local := m.cfg.LocalUser != nil
+	switch t.Mode {
+	case ModeLocal:
+		if !local {
+			return http.StatusUnauthorized, "This API token was made in single-user mode, and this server now runs with logins." + newToken
+		}
+		return 0, ""
+	case ModeOSCAR, ModeOIDC:
+		if local {
+			return http.StatusUnauthorized, "This API token was made by a logged-in user, and this server now runs in single-user mode: make a new token on the API tokens page (" + TokensPath + ")."
+		}
+	default:
+		return http.StatusUnauthorized, fmt.Sprintf("This API token was made by a login mode (%q) this server does not know.", t.Mode) + newToken
+	}
+	if t.Mode == ModeOSCAR {
+		if !m.cfg.OSCARLogin {
+			return http.StatusUnauthorized, "This API token was made after an OSCAR login, and this server no longer offers the OSCAR login." + newToken
+		}
+		ep := strings.TrimPrefix(t.User.Issuer, "oscar:")
+		if _, err := backends.ValidateEndpoint(ep, m.cfg.OSCARHosts); err != nil {
+			return http.StatusForbidden, fmt.Sprintf("This API token's user logged in with the OSCAR cluster %s, which this server no longer accepts for login (%s).", ep, backends.MessageOf(err))
+		}
+		return 0, ""
+	}
+	if m.provider == nil {
+		return http.StatusUnauthorized, "This API token was made after an OpenID Connect login, and this server no longer offers that login." + newToken
+	}
+	if t.User.Issuer != m.cfg.OIDC.Issuer {
+		return http.StatusUnauthorized, fmt.Sprintf("This API token was made after a login with the identity provider %s; this server now uses %s.", t.User.Issuer, m.cfg.OIDC.Issuer) + newToken
+	}
+	accepted := m.cfg.OIDC.AllowedVOs
+	if len(accepted) == 0 {
+		return 0, ""
+	}
+	if t.User.EntitlementsAt.IsZero() {
+		return http.StatusForbidden, fmt.Sprintf("This server accepts only members of the VOs %s, and does not know yet which VOs this API token's user belongs to: log in once in the browser, then use the token again.",
+			strings.Join(accepted, ", "))
+	}
+	vos := VOsFromEntitlements(t.User.Entitlements, m.cfg.OIDC.VORoles)
+	if !allowedByVO(vos, accepted) {
+		have := "none"
+		if len(vos) > 0 {
+			have = strings.Join(vos, ", ")
+		}
+		return http.StatusForbidden, fmt.Sprintf("This API token's user is not let in any more: this server accepts only members of the VOs %s, "+
+			"and at their last login (%s) their identity provider listed them as a member of %s. If that changed, log in in the browser once, then use the token again.",
+			strings.Join(accepted, ", "), t.User.EntitlementsAt.UTC().Format("2006-01-02 15:04 MST"), have)
+	}
+	return 0, ""
+}
+
 // apiTokenTouchEvery is how often last-used is written for a token in
 // steady use.
 const apiTokenTouchEvery = time.Minute
@@ -188,10 +257,13 @@ func (m *Manager) serveAPI(c echo.Context, next echo.HandlerFunc) error {
 		return refuse(fmt.Sprintf("This API token (%q) expired on %s. Make a new one on the API tokens page (%s).",
 			t.Name, t.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), TokensPath))
 	}
-	// A token of the single local user is for single-user mode only, and
-	// a token of a logged-in user never opens single-user mode.
-	if (t.Mode == ModeLocal) != (m.cfg.LocalUser != nil) {
-		return refuse("This API token was made on this server when it ran in another login mode; make a new one.")
+	if status, msg := m.tokenAdmission(t); status != 0 {
+		m.log.Info("API request refused: its user would not be let in now", slog.Int64("user", t.UserID),
+			slog.Int64("token", t.ID), slog.String("mode", t.Mode), slog.Int("status", status))
+		if status == http.StatusUnauthorized {
+			return refuse(msg)
+		}
+		return httpError(status, msg, nil)
 	}
 	if now.Sub(t.LastUsedAt) > apiTokenTouchEvery {
 		if err := m.store.TouchAPIToken(ctx, t.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {

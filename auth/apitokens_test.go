@@ -180,3 +180,101 @@ func TestAPITokensInLocalMode(t *testing.T) {
 		t.Errorf("a page with only the token: %d", resp.StatusCode)
 	}
 }
+
+// TestAPITokensFollowTheLoginRulesNow restarts the server on the same data
+// with other login settings: a token works only while its user would be
+// let in now (VOs and the roles that count, the login mode, the issuer,
+// the OSCAR endpoint), and works again when the setting comes back.
+func TestAPITokensFollowTheLoginRulesNow(t *testing.T) {
+	p := newTestProvider(t)
+	app := oidcApp(t, p, func(c *Config) { c.OIDC.AllowedVOs = []string{"biomed"} })
+	b := newBrowser(t)
+	_, me := app.login(b, "/me")
+	csrf := me[strings.Index(me, "csrf=")+5:]
+	resp, token := b.postForm(app.srv.URL+"/tokens", url.Values{"name": {"laptop"}, "days": {"30"}, "csrf_token": {csrf}}, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("make a token: %d %q", resp.StatusCode, token)
+	}
+	// Logging out does not end a personal token.
+	if resp, body := b.postForm(app.srv.URL+"/auth/logout", url.Values{"csrf_token": {csrf}}, ""); resp.StatusCode != 200 {
+		t.Fatalf("logout: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := bearer(t, http.MethodGet, app.srv.URL+"/api/me", token); resp.StatusCode != 200 {
+		t.Fatalf("the token after logout: %d %q", resp.StatusCode, body)
+	}
+	restart := func(mutate func(*Config)) *testApp { return newTestAppOn(t, app.db, app.dir, mutate) }
+	withOIDC := func(issuer string, vos, roles []string) *testApp {
+		return restart(func(c *Config) {
+			c.OIDC = &OIDCConfig{Issuer: issuer, ClientID: "fdlstudio", ClientSecret: "client-secret",
+				Scopes: []string{"openid"}, AllowedVOs: vos, VORoles: roles}
+		})
+	}
+	other := newTestProvider(t)
+	for _, tt := range []struct {
+		name   string
+		app    *testApp
+		status int
+		want   []string
+	}{
+		{"another VO", withOIDC(p.issuer(), []string{"cryoem"}, nil), 403, []string{"cryoem", "biomed, vo.access.egi.eu"}},
+		{"a VO she holds only with another role", withOIDC(p.issuer(), []string{"ops"}, nil), 403, []string{"ops"}},
+		{"that role counted", withOIDC(p.issuer(), []string{"ops"}, []string{"vm_operator"}), 200, nil},
+		{"no restriction", withOIDC(p.issuer(), nil, nil), 200, nil},
+		{"the VO again", withOIDC(p.issuer(), []string{"BIOMED"}, nil), 200, nil},
+		{"another issuer", withOIDC(other.issuer(), nil, nil), 401, []string{other.issuer(), "API tokens page"}},
+		{"OSCAR login only", restart(func(c *Config) { c.OSCARLogin = true }), 401, []string{"no longer offers"}},
+	} {
+		resp, body := bearer(t, http.MethodGet, tt.app.srv.URL+"/api/me", token)
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: %d %q, want %d", tt.name, resp.StatusCode, body, tt.status)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: %q does not say %q", tt.name, body, w)
+			}
+		}
+	}
+	// Her browser login is refused the same way.
+	if resp, _ := withOIDC(p.issuer(), []string{"cryoem"}, nil).login(newBrowser(t), "/me"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("browser login outside the VOs: %d", resp.StatusCode)
+	}
+
+	// A user whose VOs the server never learnt is not let in under a
+	// restriction until they log in once.
+	ctx := context.Background()
+	bob, err := app.db.UpsertUser(ctx, p.issuer(), "bob-sub", "Bob", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	btok, _, err := app.m.CreateAPIToken(WithUser(ctx, &User{ID: bob.ID, Mode: ModeOIDC}), "ci", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := bearer(t, http.MethodGet, app.srv.URL+"/api/me", btok); resp.StatusCode != 403 || !strings.Contains(body, "log in once") {
+		t.Errorf("unknown VOs: %d %q", resp.StatusCode, body)
+	}
+
+	// An OSCAR login's token needs the OSCAR login on, for its endpoint.
+	carol, err := app.db.UpsertUser(ctx, "oscar:http://oscar.test:8800", "carol", "carol", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctok, _, err := app.m.CreateAPIToken(WithUser(ctx, &User{ID: carol.ID, Mode: ModeOSCAR}), "ci", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		app    *testApp
+		status int
+		want   string
+	}{
+		{"OIDC only", app, 401, "OSCAR login"},
+		{"OSCAR login", restart(func(c *Config) { c.OSCARLogin = true }), 200, ""},
+		{"OSCAR login on other hosts", restart(func(c *Config) { c.OSCARLogin, c.OSCARHosts = true, []string{"oscar.example.org"} }), 403, "http://oscar.test:8800"},
+	} {
+		if resp, body := bearer(t, http.MethodGet, tt.app.srv.URL+"/api/me", ctok); resp.StatusCode != tt.status || !strings.Contains(body, tt.want) {
+			t.Errorf("OSCAR token, %s: %d %q, want %d with %q", tt.name, resp.StatusCode, body, tt.status, tt.want)
+		}
+	}
+}

@@ -770,7 +770,12 @@ func (m *Manager) recheckVOs(ctx context.Context, rec store.Session, tok *oauth2
 	for k, v := range uiClaims {
 		claims[k] = v
 	}
-	vos := VOsFromEntitlements(entitlementsClaim(claims), m.cfg.OIDC.VORoles)
+	ents := entitlementsClaim(claims)
+	// The user's API tokens are checked against these from now on.
+	if err := m.store.SetUserEntitlements(ctx, rec.UserID, ents, m.cfg.Now()); err != nil {
+		return nil, fmt.Errorf("re-checking VO membership: recording it: %w", err)
+	}
+	vos := VOsFromEntitlements(ents, m.cfg.OIDC.VORoles)
 	if !allowedByVO(vos, accepted) {
 		return vos, fmt.Errorf("%w: %w", ErrLoginRequired, &VOError{Have: vos, Accepted: accepted})
 	}

@@ -179,7 +179,8 @@ func (m *Manager) FinishOIDC(c echo.Context) (next string, err error) {
 		claims[k] = v
 	}
 
-	vos := VOsFromEntitlements(entitlementsClaim(claims), m.cfg.OIDC.VORoles)
+	ents := entitlementsClaim(claims)
+	vos := VOsFromEntitlements(ents, m.cfg.OIDC.VORoles)
 	if !allowedByVO(vos, m.cfg.OIDC.AllowedVOs) {
 		m.log.Info("login refused: not in an accepted VO", "subject", idt.Subject, "vos", vos)
 		return "", &VOError{Have: vos, Accepted: m.cfg.OIDC.AllowedVOs}
@@ -192,6 +193,9 @@ func (m *Manager) FinishOIDC(c echo.Context) (next string, err error) {
 	}
 	u, err := m.store.UpsertUser(req.Context(), idt.Issuer, idt.Subject, displayName(claims, idt.Subject), email)
 	if err != nil {
+		return "", err
+	}
+	if err := m.store.SetUserEntitlements(req.Context(), u.ID, ents, m.cfg.Now()); err != nil {
 		return "", err
 	}
 	sec := secrets{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, IDToken: rawID, Expiry: tok.Expiry}

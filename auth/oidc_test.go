@@ -57,6 +57,13 @@ func newTestApp(t *testing.T, mutate func(*Config)) *testApp {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newTestAppOn(t, db, dir, mutate)
+}
+
+// newTestAppOn builds a test app on an open database, as a server
+// restarted with another configuration on the same data would be.
+func newTestAppOn(t *testing.T, db *sqlite.DB, dir string, mutate func(*Config)) *testApp {
+	t.Helper()
 	key := randBytes(32)
 	sealer, err := store.NewSealer(key)
 	if err != nil {

@@ -10,4 +10,9 @@ type User struct {
 	Name      string
 	Email     string
 	CreatedAt time.Time
+	// Entitlements are the group entitlements (EGI URNs) an OpenID
+	// Connect user had at their last login or token refresh, read at
+	// EntitlementsAt (zero: never recorded).
+	Entitlements   []string
+	EntitlementsAt time.Time
 }

@@ -35,12 +35,13 @@ func (s *DB) CreateAPIToken(ctx context.Context, t store.APIToken) (store.APITok
 // policy.
 func (s *DB) APITokenByHash(ctx context.Context, hash string) (store.APIToken, error) {
 	var t store.APIToken
-	var created, expires, used, userCreated int64
+	var created, expires, used, userCreated, entsAt int64
+	var ents string
 	err := s.db.QueryRowContext(ctx, `SELECT t.id, t.user_id, t.name, t.hash, t.mode, t.created_at, t.expires_at, t.last_used_at,
-			u.id, u.issuer, u.subject, u.name, u.email, u.created_at
+			u.id, u.issuer, u.subject, u.name, u.email, u.created_at, u.entitlements, u.entitlements_at
 		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, hash).
 		Scan(&t.ID, &t.UserID, &t.Name, &t.Hash, &t.Mode, &created, &expires, &used,
-			&t.User.ID, &t.User.Issuer, &t.User.Subject, &t.User.Name, &t.User.Email, &userCreated)
+			&t.User.ID, &t.User.Issuer, &t.User.Subject, &t.User.Name, &t.User.Email, &userCreated, &ents, &entsAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.APIToken{}, store.ErrNotFound
 	}
@@ -49,7 +50,7 @@ func (s *DB) APITokenByHash(ctx context.Context, hash string) (store.APIToken, e
 	}
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = time.Unix(created, 0), time.Unix(expires, 0), timeOrZero(used)
 	t.User.CreatedAt = time.Unix(userCreated, 0)
-	return t, nil
+	return t, scanEntitlements(&t.User, ents, entsAt)
 }
 
 // TouchAPIToken records when a token was last used.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -29,11 +30,34 @@ func (s *DB) User(ctx context.Context, id int64) (store.User, error) {
 	return s.userBy(ctx, "id = ?", id)
 }
 
+// SetUserEntitlements records the group entitlements a user had when
+// their identity provider was last asked (at login or token refresh).
+func (s *DB) SetUserEntitlements(ctx context.Context, userID int64, entitlements []string, at time.Time) error {
+	if entitlements == nil {
+		entitlements = []string{}
+	}
+	data, err := json.Marshal(entitlements)
+	if err != nil {
+		return err
+	}
+	return s.execOne(ctx, "UPDATE users SET entitlements = ?, entitlements_at = ? WHERE id = ?", string(data), at.Unix(), userID)
+}
+
+// scanEntitlements fills u's entitlements from their stored columns.
+func scanEntitlements(u *store.User, data string, at int64) error {
+	if err := json.Unmarshal([]byte(data), &u.Entitlements); err != nil {
+		return fmt.Errorf("reading the entitlements of user %d: %w", u.ID, err)
+	}
+	u.EntitlementsAt = timeOrZero(at)
+	return nil
+}
+
 func (s *DB) userBy(ctx context.Context, where string, args ...any) (store.User, error) {
 	var u store.User
-	var created int64
-	err := s.db.QueryRowContext(ctx, "SELECT id, issuer, subject, name, email, created_at FROM users WHERE "+where, args...).
-		Scan(&u.ID, &u.Issuer, &u.Subject, &u.Name, &u.Email, &created)
+	var created, entsAt int64
+	var ents string
+	err := s.db.QueryRowContext(ctx, "SELECT id, issuer, subject, name, email, created_at, entitlements, entitlements_at FROM users WHERE "+where, args...).
+		Scan(&u.ID, &u.Issuer, &u.Subject, &u.Name, &u.Email, &created, &ents, &entsAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, store.ErrNotFound
 	}
@@ -41,5 +65,5 @@ func (s *DB) userBy(ctx context.Context, where string, args ...any) (store.User,
 		return store.User{}, err
 	}
 	u.CreatedAt = time.Unix(created, 0)
-	return u, nil
+	return u, scanEntitlements(&u, ents, entsAt)
 }
