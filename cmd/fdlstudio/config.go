@@ -29,6 +29,9 @@ type setting struct {
 	usage string
 	def   func(web.Config) string
 	set   func(*web.Config, string) error
+	// boolean settings are switches: the bare flag means true, and a
+	// value is given as --name=false.
+	boolean bool
 }
 
 // settings is the one table of configuration. The README's table is
@@ -210,8 +213,9 @@ var settings = []setting{
 		set: func(c *web.Config, v string) error { c.OIDCVORoles = splitList(v); return nil },
 	},
 	{
-		name: "oscar-login", usage: "offer the OSCAR basic login (endpoint, username, password): true or false",
-		def: func(c web.Config) string { return strconv.FormatBool(c.OSCARLogin) },
+		name: "oscar-login", usage: "offer the OSCAR basic login (endpoint, username, password); --oscar-login=false turns it off",
+		boolean: true,
+		def:     func(c web.Config) string { return strconv.FormatBool(c.OSCARLogin) },
 		set: func(c *web.Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -272,12 +276,27 @@ type configError struct{ msg string }
 func (e *configError) Error() string { return e.msg }
 
 // addSettingFlags registers every setting as a flag (all strings: the
-// setting's own parser checks the value, naming where it came from).
+// setting's own parser checks the value, naming where it came from). A
+// boolean setting is a switch: given bare it is true, and it does not
+// take the next argument as its value (--oscar-login --oscar-login-hosts H).
 func addSettingFlags(fs *pflag.FlagSet) {
 	def := web.Defaults()
 	for _, s := range settings {
 		fs.String(s.name, s.def(def), s.usage)
+		if s.boolean {
+			fs.Lookup(s.name).NoOptDefVal = "true"
+		}
 	}
+}
+
+// unexpectedArgument refuses a positional argument of command name; a
+// lone true or false most likely followed a switch, which takes its
+// value after "=".
+func unexpectedArgument(name, arg string) error {
+	if _, err := strconv.ParseBool(arg); err == nil {
+		return fmt.Errorf("unexpected argument %q: %s takes only flags (a switch such as --oscar-login takes a value only as --oscar-login=%s)", arg, name, arg)
+	}
+	return fmt.Errorf("unexpected argument %q: %s takes only flags", arg, name)
 }
 
 // parseConfig builds the server Config from command-line arguments, as
@@ -290,7 +309,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (w
 		return web.Defaults(), &configError{err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return web.Defaults(), &configError{fmt.Sprintf("unexpected argument %q: serve takes only flags", fs.Arg(0))}
+		return web.Defaults(), &configError{unexpectedArgument("serve", fs.Arg(0)).Error()}
 	}
 	return configFromFlags(fs, getenv)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/fdlstudio/fdlstudio/web"
 )
 
@@ -167,12 +169,52 @@ func TestConfigAuthenticationSettings(t *testing.T) {
 	}{
 		{[]string{"--oidc-preset", "google"}, "--oidc-preset"},
 		{[]string{"--oidc-issuer", "aai.egi.eu"}, "--oidc-issuer"},
-		{[]string{"--oscar-login", "maybe"}, "true or false"},
+		{[]string{"--oscar-login=maybe"}, "true or false"},
+		{[]string{"--oscar-login", "false"}, "--oscar-login=false"},
 		{[]string{"--session-max-age", "0s"}, "--session-max-age"},
 	} {
 		if _, err := parseConfig(tt.args, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: err = %v, want it to name %s", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestBooleanSettingsAreSwitches: every boolean setting given bare is
+// true and leaves the next flag alone; =false and =true set it.
+func TestBooleanSettingsAreSwitches(t *testing.T) {
+	n := 0
+	for _, s := range settings {
+		if !s.boolean {
+			continue
+		}
+		n++
+		for _, tt := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--" + s.name, "--data-dir", "d"}, "true"},
+			{[]string{"--" + s.name + "=false", "--data-dir", "d"}, "false"},
+			{[]string{"--" + s.name + "=true", "--data-dir", "d"}, "true"},
+		} {
+			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+			addSettingFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatalf("%v: %v", tt.args, err)
+			}
+			got, _ := fs.GetString(s.name)
+			dir, _ := fs.GetString("data-dir")
+			if got != tt.want || dir != "d" || fs.NArg() != 0 {
+				t.Errorf("%v: --%s = %q, --data-dir = %q, args %v; want %q, \"d\", none", tt.args, s.name, got, dir, fs.Args(), tt.want)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no boolean setting in the table")
+	}
+	// The reported case, through the whole parse.
+	cfg, err := parseConfig([]string{"--oscar-login", "--oscar-login-hosts", "oscar.example.org"}, env(nil), io.Discard)
+	if err != nil || !cfg.OSCARLogin || strings.Join(cfg.OSCARLoginHosts, ",") != "oscar.example.org" {
+		t.Errorf("--oscar-login --oscar-login-hosts oscar.example.org: login %v hosts %v, %v", cfg.OSCARLogin, cfg.OSCARLoginHosts, err)
 	}
 }
 

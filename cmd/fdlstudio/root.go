@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/spf13/cobra"
 )
@@ -110,7 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // noArgs refuses positional arguments, with the usage pointer.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usageError(cmd, fmt.Errorf("unexpected argument %q: %s takes only flags", args[0], cmd.Name()))
+		return usageError(cmd, unexpectedArgument(cmd.Name(), args[0]))
 	}
 	return nil
 }
@@ -118,6 +119,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 // noArgsRoot refuses an argument that names no command.
 func noArgsRoot(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
+		if _, err := strconv.ParseBool(args[0]); err == nil {
+			return usageError(cmd, unexpectedArgument(cmd.Name(), args[0]))
+		}
 		return usageError(cmd, fmt.Errorf("unknown command %q", args[0]))
 	}
 	return nil
@@ -135,6 +139,9 @@ func group(use, short, long string, subs ...*cobra.Command) *cobra.Command {
 			if len(args) == 0 {
 				fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
 				return &exitError{code: exitUsage, err: errors.New("give a command (see the usage above)")}
+			}
+			if _, err := strconv.ParseBool(args[0]); err == nil {
+				return usageError(cmd, unexpectedArgument(cmd.Name(), args[0]))
 			}
 			return usageError(cmd, fmt.Errorf("unknown command %q", args[0]))
 		},
