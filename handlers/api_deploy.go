@@ -297,6 +297,16 @@ func (h *Handler) RollbackDeploy(c echo.Context) error {
 	if err != nil {
 		return c.JSON(http.StatusUnprocessableEntity, APIError{Status: http.StatusUnprocessableEntity, Error: "Give the deployment to roll back: ?deployment=N."})
 	}
+	// Answered before the stream starts, so that a wrong number is a 404
+	// (the same whether it does not exist or is another user's).
+	if h.deployRecords != nil {
+		if _, err := h.deployRecords.Get(c.Request().Context(), u.ID, id); errors.Is(err, store.ErrNotFound) {
+			return c.JSON(http.StatusNotFound, APIError{Status: http.StatusNotFound,
+				Error: fmt.Sprintf("You have no deployment %d: it does not exist, or it is another user's. The workflow's deployments page lists yours.", id)})
+		} else if err != nil {
+			return err
+		}
+	}
 	send := ndjson(c)
 	res, err := h.deploy.Rollback(context.WithoutCancel(c.Request().Context()), u.ID, id, func(ev deploy.Event) { send(APILine{Event: &ev}) })
 	if err != nil && res == nil {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -135,6 +136,7 @@ func newDeployFixture(t *testing.T) *deployFixture {
 	e.POST("/workflows/:id/deployments/:dep/rollback", h.RollbackDeployment)
 	e.GET("/workflows/:id/deployments/drift", h.ShowDrift)
 	e.POST("/workflows/:id/deployments/:dep/adopt", h.AdoptDrift)
+	e.POST("/api/deploy/rollback", h.RollbackDeploy)
 	f.e = e
 	f.user = 1
 	return f
@@ -250,6 +252,20 @@ func TestDeployPlanConfirmBusyAndRollback(t *testing.T) {
 	}
 	if rec := f.do(http.MethodPost, dep+"/rollback", url.Values{}); rec.Code != http.StatusNotFound {
 		t.Errorf("another user's rollback: %d", rec.Code)
+	}
+	depID := strings.TrimPrefix(dep, base+"/deployments/")
+	// The API answers 404 in JSON before any stream, for another user's
+	// deployment as for one that does not exist.
+	for _, id := range []string{depID, "999999"} {
+		rec := f.do(http.MethodPost, "/api/deploy/rollback?deployment="+id, nil)
+		var got APIError
+		if rec.Code != http.StatusNotFound || json.Unmarshal(rec.Body.Bytes(), &got) != nil ||
+			got.Status != http.StatusNotFound || !strings.Contains(got.Error, "You have no deployment "+id) {
+			t.Errorf("API rollback of deployment %s by another user: %d %s", id, rec.Code, rec.Body)
+		}
+	}
+	if svcs, _ := f.mem.ListServices(ctx); len(svcs) != 2 {
+		t.Errorf("another user's API rollback changed the cluster: %d services", len(svcs))
 	}
 	f.user = 1
 
