@@ -317,8 +317,18 @@ func TestFilesUploadWithoutJavaScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "Uploaded+2+files") {
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "&notice=") {
 		t.Fatalf("multipart upload: %s, Location %q", resp.Status, resp.Header.Get("Location"))
+	}
+	// The notice travels sealed; the page it leads to shows it.
+	resp, err = hc.Get(app.URL + resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "Uploaded 2 files.") {
+		t.Errorf("the page after the upload does not say %q", "Uploaded 2 files.")
 	}
 	resp, err = hc.Get(app.URL + "/files/local/nojs/download?key=" + url.QueryEscape("album/sub/big.bin"))
 	if err != nil {

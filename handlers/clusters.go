@@ -122,7 +122,7 @@ func (h *Handler) ShowClusters(c echo.Context) error {
 	return Render(c, http.StatusOK, templates.ClustersPage(templates.ClustersProps{
 		Chrome:   h.Chrome(c, "Clusters", "/clusters"),
 		Clusters: clusterRows(list),
-		Notice:   c.QueryParam("notice"),
+		Notice:   h.notice(c),
 	}))
 }
 
@@ -532,7 +532,7 @@ func (h *Handler) DeleteCluster(c echo.Context) error {
 	if err := h.clusters.Delete(c.Request().Context(), u.ID, cl.Name); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/clusters?notice="+urlQueryEscape(fmt.Sprintf("Cluster %q removed.", cl.Name)))
+	return h.redirectNotice(c, "/clusters", fmt.Sprintf("Cluster %q removed.", cl.Name))
 }
 
 // TestCluster handles "POST /clusters/test": it checks the form's

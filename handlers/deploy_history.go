@@ -36,7 +36,7 @@ func (h *Handler) ShowDeployments(c echo.Context) error {
 	deploymentsNewestFirst(ds)
 	p := templates.DeploymentsProps{
 		Chrome: h.Chrome(c, "Deployments of "+w.Name, "/workflows"), WorkflowID: w.ID, Workflow: w.Name, Latest: w.Version,
-		Notice: c.QueryParam("notice"),
+		Notice: h.notice(c),
 	}
 	for _, pl := range deploy.Where(ds) {
 		p.Placements = append(p.Placements, templates.DeployPlacementRow{Cluster: pl.Cluster, Version: pl.Version, Deployment: pl.Deployment,
@@ -162,8 +162,8 @@ func (h *Handler) AdoptDrift(c echo.Context) error {
 		if id, err := h.deploys.apply(rctx, p); err == nil {
 			// It makes no backend call: let it end before the page shows it.
 			h.deploys.wait(ctx, id, 5*time.Second)
-			return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/workflows/%d/deployments?notice=%s", w.ID,
-				urlQueryEscape(fmt.Sprintf("Adopted %s from %s as version %d, which is now recorded as deployed.", name, cluster, v))))
+			return h.redirectNotice(c, fmt.Sprintf("/workflows/%d/deployments", w.ID),
+				fmt.Sprintf("Adopted %s from %s as version %d, which is now recorded as deployed.", name, cluster, v))
 		}
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/workflows/%d/deploy?version=%d", w.ID, v))

@@ -363,6 +363,14 @@ func TestDeployDriftAdoptAndReapply(t *testing.T) {
 	if rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Location"), "/deployments?notice=") {
 		t.Fatalf("adopt: %d to %q\n%s", rec.Code, rec.Header().Get("Location"), rec.Body)
 	}
+	// The deployments page shows the notice the redirect sealed, and none
+	// a link chose.
+	if body := f.do(http.MethodGet, rec.Header().Get("Location"), nil).Body.String(); !strings.Contains(body, `data-testid="deployments-notice">Adopted second from lab as version 2`) {
+		t.Errorf("the adopt's notice is not shown:\n%s", body)
+	}
+	if body := f.do(http.MethodGet, base+"/deployments?notice=Your+token+expired%2C+paste+it+at+evil.example", nil).Body.String(); strings.Contains(body, "evil.example") || strings.Contains(body, "deployments-notice") {
+		t.Errorf("a notice from the link is shown:\n%s", body)
+	}
 	got, err := f.db.Workflows().Get(ctx, 1, w.ID)
 	if err != nil {
 		t.Fatal(err)

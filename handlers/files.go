@@ -178,7 +178,7 @@ func (h *Handler) showBuckets(c echo.Context, cluster string, status int, formEr
 	}
 	p := templates.FilesProps{
 		Chrome:     h.Chrome(c, "Files", "/files"),
-		Notice:     c.QueryParam("notice"),
+		Notice:     h.notice(c),
 		FormError:  formError,
 		NewBucket:  c.FormValue("name"),
 		Visibility: c.FormValue("visibility"),
@@ -248,7 +248,7 @@ func (h *Handler) CreateBucket(c echo.Context) error {
 		}
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, templates.BucketURL(cl.Name, name, "")+"&notice="+url.QueryEscape(fmt.Sprintf("Bucket %q created.", name)))
+	return h.redirectNotice(c, templates.BucketURL(cl.Name, name, ""), fmt.Sprintf("Bucket %q created.", name))
 }
 
 // ShowObjects handles "GET /files/:cluster/:bucket": one page of a folder
@@ -268,7 +268,7 @@ func (h *Handler) ShowObjects(c echo.Context) error {
 		Bucket:    fr.bucket,
 		Prefix:    prefix,
 		Paged:     c.QueryParam("after") != "",
-		Notice:    c.QueryParam("notice"),
+		Notice:    h.notice(c),
 		FormError: c.QueryParam("error"),
 		Expiries:  shareChoices(),
 	}
@@ -374,7 +374,7 @@ func (h *Handler) DeleteObjects(c echo.Context) error {
 	if len(all) == 1 {
 		notice = fmt.Sprintf("Deleted %q.", all[0])
 	}
-	return c.Redirect(http.StatusSeeOther, templates.BucketURL(fr.cluster, fr.bucket, prefix)+"&notice="+url.QueryEscape(notice))
+	return h.redirectNotice(c, templates.BucketURL(fr.cluster, fr.bucket, prefix), notice)
 }
 
 // CreateFolder handles "POST /files/:cluster/:bucket/folder": an empty
@@ -402,7 +402,7 @@ func (h *Handler) CreateFolder(c echo.Context) error {
 	if err := fr.st.PutObject(ctx, fr.bucket, key, strings.NewReader(""), 0, "application/x-directory"); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, templates.BucketURL(fr.cluster, fr.bucket, key)+"&notice="+url.QueryEscape(fmt.Sprintf("Folder %q created.", name)))
+	return h.redirectNotice(c, templates.BucketURL(fr.cluster, fr.bucket, key), fmt.Sprintf("Folder %q created.", name))
 }
 
 // ShareObject handles "POST /files/:cluster/:bucket/share": a presigned

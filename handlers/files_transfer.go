@@ -11,7 +11,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -139,7 +138,7 @@ func (h *Handler) uploadMultipart(c echo.Context, fr fileRequest, prefix string)
 	} else if len(done) > 1 {
 		notice = fmt.Sprintf("Uploaded %d files.", len(done))
 	}
-	return c.Redirect(http.StatusSeeOther, templates.BucketURL(fr.cluster, fr.bucket, prefix)+"&notice="+url.QueryEscape(notice))
+	return h.redirectNotice(c, templates.BucketURL(fr.cluster, fr.bucket, prefix), notice)
 }
 
 func uploadedSoFar(done []string) string {

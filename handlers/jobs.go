@@ -53,7 +53,7 @@ func (h *Handler) ShowJobs(c echo.Context) error {
 		Chrome:  h.Chrome(c, "Jobs of "+name, "/services"),
 		Cluster: cl.Name, Service: name,
 		Status: c.QueryParam("status"), Page: c.QueryParam("page"),
-		Notice: c.QueryParam("notice"),
+		Notice: h.notice(c),
 	}
 	list, err := b.ListJobs(ctx, name, p.Page)
 	if err != nil {
@@ -87,7 +87,7 @@ func (h *Handler) DeleteJobs(c echo.Context) error {
 	if all {
 		what = "All jobs deleted."
 	}
-	return c.Redirect(http.StatusSeeOther, jobsURL(cl.Name, name)+"?notice="+urlQueryEscape(what))
+	return h.redirectNotice(c, jobsURL(cl.Name, name), what)
 }
 
 // DeleteJob handles "POST /services/:cluster/:name/jobs/:job/delete".
@@ -102,7 +102,7 @@ func (h *Handler) DeleteJob(c echo.Context) error {
 	if err := b.DeleteJob(ctx, c.Param("name"), c.Param("job")); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, jobsURL(cl.Name, c.Param("name"))+"?notice="+urlQueryEscape("Job "+c.Param("job")+" deleted."))
+	return h.redirectNotice(c, jobsURL(cl.Name, c.Param("name")), "Job "+c.Param("job")+" deleted.")
 }
 
 // archiveBeforeDelete keeps the log of a job about to be deleted (the
@@ -337,16 +337,16 @@ func (h *Handler) submitAndOpen(c echo.Context, cluster string, b backends.Invok
 	if err != nil {
 		return err
 	}
-	return openJob(c, cluster, service, ref)
+	return h.openJob(c, cluster, service, ref)
 }
 
 // openJob sends the user to the job a submission started: its log when
 // the backend named it (exactly or as its best guess), else the jobs list.
-func openJob(c echo.Context, cluster, service string, ref backends.JobRef) error {
+func (h *Handler) openJob(c echo.Context, cluster, service string, ref backends.JobRef) error {
 	if ref.Name != "" {
 		return c.Redirect(http.StatusSeeOther, jobsURL(cluster, service)+"/"+urlPathEscape(ref.Name))
 	}
-	return c.Redirect(http.StatusSeeOther, jobsURL(cluster, service)+"?notice="+urlQueryEscape("Job submitted."))
+	return h.redirectNotice(c, jobsURL(cluster, service), "Job submitted.")
 }
 
 // maxRecentJobs is how many jobs the Jobs page shows.

@@ -27,5 +27,5 @@ func (h *Handler) RerunJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return openJob(c, cl.Name, service, ref)
+	return h.openJob(c, cl.Name, service, ref)
 }

@@ -106,9 +106,9 @@ func (h *Handler) DeploySample(c echo.Context) error {
 		return userError(http.StatusBadGateway, fmt.Sprintf("The sample was not deployed to %s: %s", cl.Name, strings.Join(failed, "; ")), nil)
 	}
 	slices.Sort(names)
-	return c.Redirect(http.StatusSeeOther, "/services?cluster="+urlQueryEscape(cl.Name)+"&notice="+urlQueryEscape(fmt.Sprintf(
+	return h.redirectNotice(c, "/services?cluster="+urlQueryEscape(cl.Name), fmt.Sprintf(
 		"Deployed %s to %s as the workflow %q (its runs: Workflows, then Runs). Upload a text file to the bucket folder wordcount/in to start it.",
-		strings.Join(names, " and "), cl.Name, w.Name)))
+		strings.Join(names, " and "), cl.Name, w.Name))
 }
 
 // sampleWorkflow returns the user's workflow of a sample, saving it the

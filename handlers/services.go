@@ -75,7 +75,7 @@ func (h *Handler) ShowServices(c echo.Context) error {
 		Query:   strings.TrimSpace(c.QueryParam("q")),
 		Sort:    c.QueryParam("sort"),
 		Desc:    c.QueryParam("dir") == "desc",
-		Notice:  c.QueryParam("notice"),
+		Notice:  h.notice(c),
 	}
 	for _, cs := range all {
 		p.Clusters = append(p.Clusters, cs.cluster.Name)
@@ -394,7 +394,7 @@ func (h *Handler) DeleteService(c echo.Context) error {
 	if err := b.DeleteService(ctx, name); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/services?notice="+urlQueryEscape(fmt.Sprintf("Service %s deleted from %s.", name, cl.Name)))
+	return h.redirectNotice(c, "/services", fmt.Sprintf("Service %s deleted from %s.", name, cl.Name))
 }
 
 // attachmentHeader is a Content-Disposition value with a file name that is safe
