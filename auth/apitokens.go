@@ -49,10 +49,11 @@ type APITokenStore interface {
 	APITokens(ctx context.Context, userID int64) ([]store.APIToken, error)
 	DeleteAPIToken(ctx context.Context, userID, id int64) error
 	DeleteUserAPITokens(ctx context.Context, userID int64) (int64, error)
-	// SetUserEntitlements records the group entitlements a user's
-	// identity provider listed at their login or token refresh; API
-	// tokens are checked against them.
-	SetUserEntitlements(ctx context.Context, userID int64, entitlements []string, at time.Time) error
+	// SetUserEntitlements records the group entitlements the identity
+	// provider listed for an existing user (issuer, subject) at a login,
+	// refused or not, or a token refresh; API tokens are checked against
+	// them.
+	SetUserEntitlements(ctx context.Context, issuer, subject string, entitlements []string, at time.Time) error
 }
 
 // IsAPIPath reports whether path is one of the /api/ routes.

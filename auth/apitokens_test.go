@@ -239,6 +239,18 @@ func TestAPITokensFollowTheLoginRulesNow(t *testing.T) {
 		t.Errorf("browser login outside the VOs: %d", resp.StatusCode)
 	}
 
+	// She leaves biomed at her provider: her next browser login is
+	// refused, and from then on her token too, with the setting unchanged.
+	p.mu.Lock()
+	p.claims["eduperson_entitlement"] = []any{"urn:mace:egi.eu:group:vo.access.egi.eu:role=member#aai.egi.eu"}
+	p.mu.Unlock()
+	if resp, _ := app.login(newBrowser(t), "/me"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("browser login after leaving the VO: %d", resp.StatusCode)
+	}
+	if resp, body := bearer(t, http.MethodGet, app.srv.URL+"/api/me", token); resp.StatusCode != 403 || !strings.Contains(body, "vo.access.egi.eu") {
+		t.Errorf("the token after its user left the VO: %d %q", resp.StatusCode, body)
+	}
+
 	// A user whose VOs the server never learnt is not let in under a
 	// restriction until they log in once.
 	ctx := context.Background()

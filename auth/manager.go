@@ -772,7 +772,7 @@ func (m *Manager) recheckVOs(ctx context.Context, rec store.Session, tok *oauth2
 	}
 	ents := entitlementsClaim(claims)
 	// The user's API tokens are checked against these from now on.
-	if err := m.store.SetUserEntitlements(ctx, rec.UserID, ents, m.cfg.Now()); err != nil {
+	if err := m.store.SetUserEntitlements(ctx, rec.User.Issuer, rec.User.Subject, ents, m.cfg.Now()); err != nil {
 		return nil, fmt.Errorf("re-checking VO membership: recording it: %w", err)
 	}
 	vos := VOsFromEntitlements(ents, m.cfg.OIDC.VORoles)

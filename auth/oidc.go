@@ -180,6 +180,11 @@ func (m *Manager) FinishOIDC(c echo.Context) (next string, err error) {
 	}
 
 	ents := entitlementsClaim(claims)
+	// Recorded before the VO check: a user it refuses now must not keep
+	// using API tokens on the strength of an older membership.
+	if err := m.store.SetUserEntitlements(req.Context(), idt.Issuer, idt.Subject, ents, m.cfg.Now()); err != nil {
+		return "", err
+	}
 	vos := VOsFromEntitlements(ents, m.cfg.OIDC.VORoles)
 	if !allowedByVO(vos, m.cfg.OIDC.AllowedVOs) {
 		m.log.Info("login refused: not in an accepted VO", "subject", idt.Subject, "vos", vos)
@@ -195,7 +200,7 @@ func (m *Manager) FinishOIDC(c echo.Context) (next string, err error) {
 	if err != nil {
 		return "", err
 	}
-	if err := m.store.SetUserEntitlements(req.Context(), u.ID, ents, m.cfg.Now()); err != nil {
+	if err := m.store.SetUserEntitlements(req.Context(), u.Issuer, u.Subject, ents, m.cfg.Now()); err != nil {
 		return "", err
 	}
 	sec := secrets{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, IDToken: rawID, Expiry: tok.Expiry}

@@ -30,9 +30,11 @@ func (s *DB) User(ctx context.Context, id int64) (store.User, error) {
 	return s.userBy(ctx, "id = ?", id)
 }
 
-// SetUserEntitlements records the group entitlements a user had when
-// their identity provider was last asked (at login or token refresh).
-func (s *DB) SetUserEntitlements(ctx context.Context, userID int64, entitlements []string, at time.Time) error {
+// SetUserEntitlements records the group entitlements the user with
+// this issuer and subject had when their identity provider was last
+// asked (at login, refused or not, or token refresh). Someone who is no
+// user yet is not recorded (nothing is created).
+func (s *DB) SetUserEntitlements(ctx context.Context, issuer, subject string, entitlements []string, at time.Time) error {
 	if entitlements == nil {
 		entitlements = []string{}
 	}
@@ -40,7 +42,11 @@ func (s *DB) SetUserEntitlements(ctx context.Context, userID int64, entitlements
 	if err != nil {
 		return err
 	}
-	return s.execOne(ctx, "UPDATE users SET entitlements = ?, entitlements_at = ? WHERE id = ?", string(data), at.Unix(), userID)
+	if _, err := s.db.ExecContext(ctx, "UPDATE users SET entitlements = ?, entitlements_at = ? WHERE issuer = ? AND subject = ?",
+		string(data), at.Unix(), issuer, subject); err != nil {
+		return fmt.Errorf("recording the entitlements of user %s/%s: %w", issuer, subject, err)
+	}
+	return nil
 }
 
 // scanEntitlements fills u's entitlements from their stored columns.
