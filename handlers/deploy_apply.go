@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
@@ -115,77 +114,54 @@ func (h *Handler) LiveDeployment(c echo.Context) error {
 		defer h.sockets.Dec()
 	}
 	csrf := auth.CSRFToken(r.Context())
-	h.runDeployLive(r.Context(), conn, w.ID, d.OwnerID, d.ID, csrf)
+	run := h.deploys.live(d.ID)
+	h.runLive(r.Context(), conn, &deployFeed{h: h, wf: w.ID, owner: d.OwnerID, id: d.ID, csrf: csrf, run: run, ended: run == nil})
 	return nil
 }
 
-// runDeployLive writes the deployment's panel at each event of its run;
-// a reader goroutine answers pings and notices the client leaving.
-func (h *Handler) runDeployLive(ctx context.Context, conn *websocket.Conn, wf, owner, id int64, csrf string) {
-	conn.SetReadLimit(liveReadLimit)
-	conn.SetReadDeadline(time.Now().Add(livePongWait))
-	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(livePongWait)) })
-	gone := make(chan struct{})
-	go func() {
-		defer close(gone)
-		for {
-			if _, _, err := conn.NextReader(); err != nil {
-				return
-			}
-		}
-	}()
-	ping := time.NewTicker(livePingPeriod)
-	defer ping.Stop()
-	expire := time.NewTimer(h.liveMaxAge)
-	defer expire.Stop()
-	run := h.deploys.live(id)
-	var changed <-chan struct{}
-	seq, ended := 0, run == nil
-	if run != nil {
-		seq, ended, changed = run.state()
+// deployFeed is the live feed of a deployment's page for runLive (the
+// one writer loop): the panel first, then again at each progress event of
+// its run, rendered from the journal.
+type deployFeed struct {
+	h             *Handler
+	wf, owner, id int64
+	csrf          string
+	run           *liveRun
+	sent, ended   bool
+	seq           int
+	changed       <-chan struct{}
+}
+
+// dueNow is an already-closed channel: the first message is due at once.
+var dueNow = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (f *deployFeed) C() <-chan struct{} {
+	switch {
+	case !f.sent:
+		return dueNow
+	case f.ended:
+		return nil // nothing more will come; stay until the page leaves
 	}
-	send := func() bool {
-		d, err := h.deploys.journal.Get(ctx, owner, id)
-		if err != nil {
-			h.log.Error("live deployment: reading the journal", "deployment", id, "err", err)
-			return false
-		}
-		msg := &LiveMessage{Cursor: strconv.Itoa(seq), Ended: ended}
-		v := &liveView{}
-		if err := v.swap(ctx, msg, "deploy-progress", templates.DeployProgress(h.deploymentRecord(wf, d), csrf)); err != nil {
-			h.log.Error("live deployment: rendering", "err", err)
-			return false
-		}
-		conn.SetWriteDeadline(time.Now().Add(liveWriteWait))
-		return conn.WriteJSON(msg) == nil
+	return f.changed
+}
+
+func (f *deployFeed) Ended() <-chan struct{} { return f.h.deploys.base.Done() }
+
+func (f *deployFeed) next(ctx context.Context) (*LiveMessage, error) {
+	if f.run != nil {
+		f.seq, f.ended, f.changed = f.run.state()
 	}
-	if !send() {
-		return
+	f.sent = true
+	d, err := f.h.deploys.journal.Get(ctx, f.owner, f.id)
+	if err != nil {
+		return nil, fmt.Errorf("live deployment %d: reading the journal: %w", f.id, err)
 	}
-	for {
-		if ended {
-			changed = nil // nothing more will come; stay until the page leaves
-		}
-		select {
-		case <-gone:
-			return
-		case <-h.deploys.base.Done():
-			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
-			return
-		case <-expire.C:
-			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "reconnect"), time.Now().Add(time.Second))
-			return
-		case <-ping.C:
-			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(liveWriteWait)); err != nil {
-				return
-			}
-		case <-changed:
-			seq, ended, changed = run.state()
-			if !send() {
-				return
-			}
-		}
+	msg := &LiveMessage{Cursor: strconv.Itoa(f.seq), Ended: f.ended}
+	v := &liveView{}
+	if err := v.swap(ctx, msg, "deploy-progress", templates.DeployProgress(f.h.deploymentRecord(f.wf, d), f.csrf)); err != nil {
+		return nil, err
 	}
+	return msg, nil
 }
 
 // RollbackDeployment handles "POST /workflows/:id/deployments/:dep/rollback":
