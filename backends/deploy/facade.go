@@ -180,7 +180,7 @@ func (e *Engine) Deploy(ctx context.Context, o DeployOptions) int {
 		if o.In == nil {
 			return fail(ExitBadInput, "nothing was applied: confirm on a terminal, or pass --yes")
 		}
-		if !ask(out, answers, "Apply this plan?") {
+		if !Ask(out, answers, "Apply this plan?") {
 			fmt.Fprintln(out, "Nothing was applied.")
 			return ExitOK
 		}
@@ -219,7 +219,7 @@ func (e *Engine) Deploy(ctx context.Context, o DeployOptions) int {
 			fmt.Fprintf(out, "failed: %s on %s: %s\n", f.Name, f.Cluster, f.Message)
 		}
 	}
-	if res.Deployment != 0 && o.In != nil && !o.Yes && ask(out, answers, "Roll back the functions this apply changed?") {
+	if res.Deployment != 0 && o.In != nil && !o.Yes && Ask(out, answers, "Roll back the functions this apply changed?") {
 		rb, err := e.Rollback(ctx, o.OwnerID, res.Deployment, func(ev Event) { RenderEvent(out, ev) })
 		if err != nil {
 			fmt.Fprintf(out, "error: rollback: %v\n", err)
@@ -230,8 +230,9 @@ func (e *Engine) Deploy(ctx context.Context, o DeployOptions) int {
 	return ExitFailed
 }
 
-// ask prints question and reads a yes/no answer (no by default).
-func ask(out io.Writer, in *bufio.Reader, question string) bool {
+// Ask prints question and reads a yes/no answer (no by default); the
+// data-dir and the --server modes of fdlstudio deploy both ask with it.
+func Ask(out io.Writer, in *bufio.Reader, question string) bool {
 	fmt.Fprintf(out, "%s [y/N] ", question)
 	line, _ := in.ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {

@@ -174,7 +174,7 @@ func remoteDeploy(ctx context.Context, o remoteOptions) int {
 		if o.In == nil {
 			return fail(deploy.ExitBadInput, "nothing was applied: confirm on a terminal, or pass --yes")
 		}
-		if !ask(out, answers, "Apply this plan?") {
+		if !deploy.Ask(out, answers, "Apply this plan?") {
 			fmt.Fprintln(out, "Nothing was applied.")
 			return deploy.ExitOK
 		}
@@ -202,7 +202,7 @@ func remoteDeploy(ctx context.Context, o remoteOptions) int {
 			fmt.Fprintf(out, "failed: %s on %s: %s\n", f.Name, f.Cluster, f.Message)
 		}
 	}
-	if res.Deployment != 0 && o.In != nil && !o.Yes && ask(out, answers, "Roll back the functions this apply changed?") {
+	if res.Deployment != 0 && o.In != nil && !o.Yes && deploy.Ask(out, answers, "Roll back the functions this apply changed?") {
 		rb, _, err := c.stream(ctx, "/api/deploy/rollback", url.Values{"deployment": {fmt.Sprint(res.Deployment)}}, nil)
 		if err != nil {
 			fmt.Fprintf(out, "error: rollback: %v\n", err)
@@ -211,17 +211,6 @@ func remoteDeploy(ctx context.Context, o remoteOptions) int {
 		}
 	}
 	return deploy.ExitFailed
-}
-
-// ask prints question and reads a yes/no answer (no by default).
-func ask(out io.Writer, in *bufio.Reader, question string) bool {
-	fmt.Fprintf(out, "%s [y/N] ", question)
-	line, _ := in.ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
-	}
-	return false
 }
 
 // remote talks to the deploy API of one server with one token.
