@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -93,3 +94,10 @@ func hostAllowed(host, port string, allowed []string) bool {
 	}
 	return false
 }
+
+// awsRegionRE matches AWS region names (us-east-1, eu-west-3, us-gov-west-1).
+var awsRegionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
+
+// ValidAWSRegion reports whether s is written like an AWS region: an AWS
+// account's "endpoint" is its region.
+func ValidAWSRegion(s string) bool { return awsRegionRE.MatchString(s) }

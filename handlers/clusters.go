@@ -15,7 +15,6 @@ import (
 
 	"github.com/fdlstudio/fdlstudio/auth"
 	"github.com/fdlstudio/fdlstudio/backends"
-	"github.com/fdlstudio/fdlstudio/backends/scar"
 	"github.com/fdlstudio/fdlstudio/store"
 	"github.com/fdlstudio/fdlstudio/templates"
 )
@@ -413,7 +412,7 @@ func (h *Handler) readClusterForm(c echo.Context) (clusterForm, map[string]strin
 // enabled way, and for keys the access key id.
 func (h *Handler) checkAWSForm(f *clusterForm, errs map[string]string) {
 	f.Insecure = false
-	if !scar.ValidRegion(f.Endpoint) {
+	if !backends.ValidAWSRegion(f.Endpoint) {
 		errs["endpoint"] = "Give the AWS region, e.g. eu-west-1."
 	}
 	switch {

@@ -3,7 +3,6 @@ package scar
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,11 +26,9 @@ const (
 	WayOperator = "operator"
 )
 
-// regionRE matches AWS region names (us-east-1, eu-west-3, us-gov-west-1).
-var regionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
-
-// ValidRegion reports whether s is written like an AWS region.
-func ValidRegion(s string) bool { return regionRE.MatchString(s) }
+// ValidRegion reports whether s is written like an AWS region; the
+// account form checks it too, through backends.ValidAWSRegion.
+func ValidRegion(s string) bool { return backends.ValidAWSRegion(s) }
 
 // Options configure the AWS kind.
 type Options struct {
