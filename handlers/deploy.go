@@ -268,6 +268,10 @@ func (r *deployRunner) running(ctx context.Context, owner int64, workflow string
 	return 0
 }
 
+// errNoDeploy answers the deploy pages of a server built without the
+// deploy engine.
+var errNoDeploy = userError(http.StatusNotImplemented, "Deploying is not enabled on this server.", nil)
+
 // workflowKey is how the deploy engine and its records name a composer
 // workflow.
 func workflowKey(id int64) string { return "workflow/" + strconv.FormatInt(id, 10) }
@@ -414,7 +418,7 @@ func (h *Handler) plan(c echo.Context, u *auth.User, src *deploySource, sent map
 // mapping the user chose (fdl_cluster/cluster pairs) or remembered.
 func (h *Handler) ShowDeployPlan(c echo.Context) error {
 	if h.deploys == nil {
-		return userError(http.StatusNotImplemented, "Deploying is not enabled on this server.", nil)
+		return errNoDeploy
 	}
 	w, owner, err := h.ownWorkflow(c)
 	if err != nil {
@@ -520,7 +524,7 @@ func planProps(props *templates.DeployPlanProps, p *deploy.Plan) {
 // goes to the deployment's page to follow it.
 func (h *Handler) ConfirmDeploy(c echo.Context) error {
 	if h.deploys == nil {
-		return userError(http.StatusNotImplemented, "Deploying is not enabled on this server.", nil)
+		return errNoDeploy
 	}
 	u, err := currentUser(c)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // ownDeployment returns the request's workflow and its deployment :dep.
 func (h *Handler) ownDeployment(c echo.Context) (store.Workflow, store.Deployment, error) {
 	if h.deploys == nil {
-		return store.Workflow{}, store.Deployment{}, userError(http.StatusNotImplemented, "Deploying is not enabled on this server.", nil)
+		return store.Workflow{}, store.Deployment{}, errNoDeploy
 	}
 	w, owner, err := h.ownWorkflow(c)
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 // function.
 func (h *Handler) ShowDeployments(c echo.Context) error {
 	if h.deploys == nil {
-		return userError(http.StatusNotImplemented, "Deploying is not enabled on this server.", nil)
+		return errNoDeploy
 	}
 	w, owner, err := h.ownWorkflow(c)
 	if err != nil {
@@ -53,7 +53,7 @@ func (h *Handler) ShowDeployments(c echo.Context) error {
 // the deployment that put them there applied.
 func (h *Handler) ShowDrift(c echo.Context) error {
 	if h.deploys == nil {
-		return userError(http.StatusNotImplemented, "Deploying is not enabled on this server.", nil)
+		return errNoDeploy
 	}
 	u, err := currentUser(c)
 	if err != nil {
